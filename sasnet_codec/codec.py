@@ -1,0 +1,198 @@
+"""encode(image) -> .sas bytes and decode(bytes) -> image: the pipeline, wired.
+
+    image -> fit (float) -> step search -> quantization-aware fine-tune -> symbols
+          -> entropy coding -> container bytes -> (decoded again by the encoder to report)
+    bytes -> container -> empty network from the header -> dequantized weights -> render
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bitstream
+from .bitstream import DEFAULT_MAX_PIXELS, Container, Header, SectionCoding
+from .config import EncoderConfig
+from .coords import domain_extent
+from .device import resolve_device
+from .entropy import Section, best_scale_index, decode_sections, encode_sections
+from .errors import CodecError
+from .files import read_input_file, same_file, write_atomically
+from .fit import Targets, fit
+from .image_io import ImageData, image_from_array, load_image, save_image, to_integer_array
+from .metrics import bits_per_pixel, psnr
+from .model import SASNet, parameter_count, parameter_shapes
+from .presets import EXPECTED_BITS_PER_PARAMETER, encoder_config, shape_for_budget
+from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
+                       quantize_model)
+from .render import render
+
+
+@dataclass(frozen=True)
+class EncodeResult:
+    data: bytes            # the .sas file
+    bpp: float             # file bytes * 8 / pixels
+    psnr: float            # dB, of the decoded file against the input, at the input's depth
+    fit_psnr: float        # dB, of the float network before quantization
+    parameters: int
+    seconds: float
+
+
+def encode(image: ImageData | np.ndarray, config: EncoderConfig | None = None,
+           target_bpp: float | None = None, progress: bool = True) -> EncodeResult:
+    """Fit, quantize and entropy-code one image.
+
+    With `target_bpp` the network is sized for that rate (refitted at most twice if the first
+    size misses) and the quantization steps are then chosen to land on it; otherwise
+    `config` (default: the default quality preset for this image) decides everything.
+    """
+    if not isinstance(image, ImageData):
+        image = image_from_array(image)
+    start = time.perf_counter()
+    if config is None:
+        config = encoder_config(image.width, image.height, image.channels)
+    if config.model.channels != image.channels:
+        config = config.replace(model=config.model.replace(channels=image.channels))
+    if target_bpp is None:
+        model, fit_psnr, choice = _fit_and_search(image, config, None, progress)
+    else:
+        model, fit_psnr, choice = _fit_for_rate(image, config, target_bpp, progress)
+    device = next(model.parameters()).device
+    targets = Targets.from_image(image, device)
+    finetune_quantized(model, choice, targets, config.quant, config.fit.max_batch_pixels,
+                       config.fit.seed, progress)
+    data = pack_model(model, choice, image)
+    decoded = decode(data)
+    reference = to_integer_array(image.pixels, image.bit_depth)
+    return EncodeResult(
+        data=data, bpp=bits_per_pixel(len(data), image.width, image.height),
+        psnr=psnr(reference, decoded), fit_psnr=fit_psnr,
+        parameters=parameter_count(model.config), seconds=time.perf_counter() - start)
+
+
+def _fit_and_search(image: ImageData, config: EncoderConfig, target_bits: float | None,
+                    progress: bool) -> tuple[SASNet, float, dict[str, int]]:
+    result = fit(image, config.model, config.fit, progress)
+    targets = Targets.from_image(image, next(result.model.parameters()).device)
+    search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
+                        config.quant)
+    choice = (search.at_slope(config.quant.rd_slope) if target_bits is None
+              else search.at_bits(target_bits))
+    return result.model, result.psnr, {name: c.step_index for name, c in choice.items()}
+
+
+def _fit_for_rate(image: ImageData, config: EncoderConfig, target_bpp: float,
+                  progress: bool, attempts: int = 3) -> tuple[SASNet, float, dict[str, int]]:
+    """Size the network for the rate, refit if its natural rate misses by over 20%, then let
+    the step search land on the target (header bytes set aside)."""
+    if target_bpp <= 0:
+        raise CodecError("the bpp target must be positive")
+    pixels = image.width * image.height
+    payload_bits = target_bpp * pixels - 8 * 64
+    if payload_bits < 8 * 256:
+        raise CodecError(f"a {target_bpp} bpp target leaves too few bytes for any network")
+    budget = round(payload_bits / EXPECTED_BITS_PER_PARAMETER)
+    for attempt in range(attempts):
+        model_config = shape_for_budget(budget, image.width, image.height, image.channels,
+                                        config.model.arch, config.model.seed)
+        attempt_config = config.replace(model=model_config)
+        result = fit(image, model_config, config.fit, progress)
+        targets = Targets.from_image(image, next(result.model.parameters()).device)
+        search = StepSearch(result.model,
+                            targets.sample(config.quant.search_pixels, config.fit.seed),
+                            attempt_config.quant)
+        natural_bits = search.totals(search.at_slope(config.quant.rd_slope))[1]
+        ratio = payload_bits / natural_bits
+        if 0.8 <= ratio <= 1.25 or attempt == attempts - 1:
+            choice = search.at_bits(0.98 * payload_bits)
+            return result.model, result.psnr, {n: c.step_index for n, c in choice.items()}
+        budget = max(100, round(budget * ratio))
+    raise AssertionError("unreachable")
+
+
+def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) -> bytes:
+    """Quantize with the chosen steps and write the container."""
+    tensors = quantize_model(model, step_indices)
+    scales = [best_scale_index(t.symbols) for t in tensors]
+    payload = encode_sections([Section(t.symbols, s) for t, s in zip(tensors, scales)])
+    header = Header(image.width, image.height, image.bit_depth, model.config)
+    sections = tuple(SectionCoding(t.step_index, s) for t, s in zip(tensors, scales))
+    return bitstream.pack(Container(header, sections, payload))
+
+
+def decode_model(data: bytes, device: str = "cpu",
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, SASNet]:
+    """The header and the network with its decoded weights."""
+    container = bitstream.unpack(data, max_pixels)
+    header = container.header
+    shapes = parameter_shapes(header.model)
+    layout = [(int(np.prod(shape)), s.scale_index) for (_, shape), s in zip(shapes, container.sections)]
+    symbols = decode_sections(container.payload, layout)
+    tensors = [QuantizedTensor(name, shape, section.step_index, values)
+               for (name, shape), section, values in zip(shapes, container.sections, symbols)]
+    model = SASNet(header.model, device="cpu", grid_backend="torch")
+    load_quantized(model, tensors)
+    return header, model.to(resolve_device(device)).eval()
+
+
+def output_size(header: Header, width: int | None, height: int | None,
+                scale: float | None) -> tuple[int, int]:
+    """The render size: native, a scale factor, or one/both of width and height (one of them
+    alone keeps the aspect ratio)."""
+    if scale is not None and (width is not None or height is not None):
+        raise CodecError("give either a scale or a width/height, not both")
+    if scale is not None:
+        if not scale > 0:
+            raise CodecError("the scale must be positive")
+        width, height = round(header.width * scale), round(header.height * scale)
+    elif width is not None and height is None:
+        height = round(width * header.height / header.width)
+    elif height is not None and width is None:
+        width = round(height * header.width / header.height)
+    elif width is None and height is None:
+        width, height = header.width, header.height
+    if width < 1 or height < 1:
+        raise CodecError(f"the output size {width}x{height} has no pixels")
+    return width, height
+
+
+def decode(data: bytes, width: int | None = None, height: int | None = None,
+           scale: float | None = None, device: str = "cpu",
+           max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode .sas bytes to an integer image [H, W, C] (uint8, or uint16 for 16-bit sources),
+    at the native size or the one requested."""
+    header, model = decode_model(data, device, max_pixels)
+    out_width, out_height = output_size(header, width, height, scale)
+    if out_width * out_height > max_pixels:
+        raise CodecError(f"a {out_width}x{out_height} render is above the limit of {max_pixels} "
+                         "pixels; raise max_pixels to allow it")
+    extent = domain_extent(header.width, header.height)
+    return render(model, out_width, out_height, extent, header.bit_depth)
+
+
+def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
+                config: EncoderConfig | None = None, target_bpp: float | None = None,
+                quality: int | None = None, progress: bool = True) -> EncodeResult:
+    """Encode an image file to a .sas file (written atomically; the input is never touched)."""
+    if same_file(input_path, output_path):
+        raise CodecError("the output path is the input file; refusing to overwrite it")
+    image = load_image(input_path)
+    if config is None and quality is not None:
+        config = encoder_config(image.width, image.height, image.channels, quality)
+    result = encode(image, config, target_bpp, progress)
+    write_atomically(output_path, lambda stream: stream.write(result.data))
+    return result
+
+
+def decode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
+                width: int | None = None, height: int | None = None, scale: float | None = None,
+                device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a .sas file to an image file whose format follows the extension."""
+    if same_file(input_path, output_path):
+        raise CodecError("the output path is the input file; refusing to overwrite it")
+    pixels = decode(read_input_file(input_path), width, height, scale, device, max_pixels)
+    save_image(pixels, output_path)
+    return pixels

@@ -1,0 +1,181 @@
+"""Frozen configuration dataclasses: every hyper-parameter of the model, the fit and the
+quantizer lives here and nowhere else.
+
+`ModelConfig` crosses the bitstream, so all of its fields are small integers (no floats whose
+decimal spelling could differ between machines); `to_dict`/`from_dict` give the plain-number
+dictionary that the bitstream and the JSON reports carry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import CodecError
+
+ARCHITECTURES = ("sasnet", "femb", "siren")
+"""sasnet: frequency embedding + masks; femb: the embedding without masks (paper ablation);
+siren: a plain SIREN with a trainable first layer (the COIN-style baseline)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one network. Integer-only so that it packs exactly into a header."""
+
+    arch: str = "sasnet"
+    channels: int = 3                # output channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+    embedding_width: int = 64        # first-layer width (frequency embedding or SIREN layer)
+    hidden_width: int = 48           # width of every hidden sine layer
+    hidden_layers: int = 2
+    omega_0: int = 30                # hidden sine layers compute sin(omega_0 * (W h + b))
+    band_limit: int = 32             # B: high frequencies k lie in [-B, B]^2
+    low_freq_range: int = 6          # L: low frequencies k lie in [-L, L]^2
+    low_freq_percent: int = 50       # share of the embedding given to the low box
+    n_bands: int = 4                 # high-frequency bands, one mask each
+    n_groups: int = 8                # neuron groups per hidden layer, one mask each
+    period_percent: int = 250        # embedding period in 1/100 of the [-1, 1] span (200 = 2)
+    grid_levels: int = 6
+    grid_features: int = 2
+    grid_log2_size: int = 8          # log2 of the largest number of entries per level
+    grid_base_resolution: int = 4
+    grid_scale_x64: int = 96         # per-level resolution growth, in 1/64 (96 = 1.5)
+    mask_hidden: int = 16            # hidden width of the ReLU mask decoder
+    seed: int = 0                    # draws the embedding frequencies and the initial weights
+
+    def __post_init__(self) -> None:
+        validate_model_config(self)
+
+    @property
+    def has_embedding(self) -> bool:
+        return self.arch in ("sasnet", "femb")
+
+    @property
+    def has_masks(self) -> bool:
+        return self.arch == "sasnet"
+
+    @property
+    def period(self) -> float:
+        return self.period_percent / 100.0
+
+    @property
+    def grid_per_level_scale(self) -> float:
+        return self.grid_scale_x64 / 64.0
+
+    @property
+    def n_masks(self) -> int:
+        return self.n_bands + self.hidden_layers * self.n_groups
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, values)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# Hard limits for any config, including one read from an untrusted header: they bound the
+# memory a decoder allocates before it has checked a single payload byte.
+MODEL_LIMITS: dict[str, tuple[int, int]] = {
+    "channels": (1, 4),
+    "embedding_width": (2, 4096),
+    "hidden_width": (1, 4096),
+    "hidden_layers": (1, 16),
+    "omega_0": (1, 1000),
+    "band_limit": (1, 4096),
+    "low_freq_range": (1, 4096),
+    "low_freq_percent": (0, 100),
+    "n_bands": (1, 64),
+    "n_groups": (1, 4096),
+    "period_percent": (100, 10000),
+    "grid_levels": (1, 32),
+    "grid_features": (1, 8),
+    "grid_log2_size": (2, 24),
+    "grid_base_resolution": (1, 4096),
+    "grid_scale_x64": (64, 512),
+    "mask_hidden": (1, 1024),
+    "seed": (0, 2**32 - 1),
+}
+
+
+def validate_model_config(config: ModelConfig) -> None:
+    """Raise CodecError if a field is out of range or the fields contradict each other."""
+    if config.arch not in ARCHITECTURES:
+        raise CodecError(f"unknown architecture {config.arch!r}; expected one of {ARCHITECTURES}")
+    for name, (low, high) in MODEL_LIMITS.items():
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise CodecError(f"model setting {name}={value!r} is outside [{low}, {high}]")
+    if config.has_masks and config.hidden_width % config.n_groups:
+        raise CodecError(
+            f"hidden_width {config.hidden_width} is not a multiple of n_groups {config.n_groups}"
+        )
+    if config.has_embedding:
+        if config.low_freq_range >= config.band_limit:
+            raise CodecError("low_freq_range must be smaller than band_limit")
+        high_count = high_frequency_count(config)
+        if high_count < config.n_bands and config.has_masks:
+            raise CodecError("the embedding is too narrow for its number of bands")
+        if high_count > (2 * config.band_limit + 1) ** 2 // 2:
+            raise CodecError("embedding_width asks for more high frequencies than the band holds")
+
+
+def high_frequency_count(config: ModelConfig) -> int:
+    """Rows of the embedding in the high group (the rest: 2 unit rows and the low box)."""
+    low_count = max(0, round(config.embedding_width * config.low_freq_percent / 100) - 2)
+    low_count = min(low_count, (2 * config.low_freq_range + 1) ** 2 // 2 - 2)
+    return config.embedding_width - 2 - low_count
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """The encoder's optimisation schedule (not stored in the bitstream)."""
+
+    steps: int = 1500
+    backbone_lr: float = 2e-3        # sine layers and embedding phases
+    mask_lr: float = 1e-2            # hash grid and mask decoder
+    final_lr_fraction: float = 0.01  # cosine decay ends at this fraction of each rate
+    max_batch_pixels: int = 2**18    # full-batch below this, random mini-batches above
+    target_psnr: float | None = None # stop early once the fit reaches this PSNR (dB)
+    seed: int = 0
+    device: str = "auto"             # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    log_every: int = 25              # progress-bar refresh, in steps
+
+    def replace(self, **changes: Any) -> "FitConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """How trained float weights become integer symbols."""
+
+    rd_slope: float = 1.0            # lambda = rd_slope * MSE / bits: the rate-distortion trade
+    finetune_steps: int = 300        # quantization-aware steps after the step search
+    finetune_lr: float = 2e-4
+    search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
+
+    def replace(self, **changes: Any) -> "QuantConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything the encoder needs: the model to fit, how to fit it, how to quantize it."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+
+    def replace(self, **changes: Any) -> "EncoderConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _from_dict(cls: type, values: Mapping[str, Any]):
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise CodecError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
+    return cls(**values)

@@ -1,0 +1,81 @@
+"""Entropy coding of integer symbols: the only module that imports constriction.
+
+Each section (one tensor) is coded with a zero-mean quantized Laplace model whose scale is an
+index into `tables.laplace_scale`, chosen by the encoder to minimise that section's exact code
+length. All sections share one range-coder stream, so the file pays for one flush, not one per
+tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+
+from .errors import CodecError
+from .tables import LAPLACE_SCALE_COUNT, laplace_scale
+
+SYMBOL_LIMIT = 32767
+"""Symbols lie in [-SYMBOL_LIMIT, SYMBOL_LIMIT]; the quantizer never picks a step that
+exceeds it. The wide support costs under 0.01 bit per symbol (constriction gives each symbol
+at least one unit of its 24-bit probability)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    symbols: np.ndarray      # int32, flat
+    scale_index: int
+
+
+def _model(scale_index: int):
+    return constriction.stream.model.QuantizedLaplace(
+        -SYMBOL_LIMIT, SYMBOL_LIMIT, mean=0.0, scale=laplace_scale(scale_index))
+
+
+def laplace_bits(symbols: np.ndarray, scale: float) -> float:
+    """Ideal code length (bits) of symbols under a zero-mean Laplace of `scale`, integrated
+    over unit bins. Matches the coder to well under 1% and needs no coder run."""
+    magnitude = np.abs(np.asarray(symbols, dtype=np.float64))
+    # P(|q| = 0) = 1 - e^{-0.5/b};  P(q = +-m) = 0.5 e^{-m/b} (e^{0.5/b} - e^{-0.5/b})
+    half = 0.5 / scale
+    p_zero = -np.expm1(-half)
+    log_tail = np.log(0.5) - magnitude / scale + np.log(np.exp(half) - np.exp(-half))
+    log_p = np.where(magnitude == 0, np.log(max(p_zero, 1e-300)), log_tail)
+    return float(-log_p.sum() / np.log(2))
+
+
+def best_scale_index(symbols: np.ndarray) -> int:
+    """The table scale that codes these symbols in the fewest bits."""
+    mean_magnitude = float(np.mean(np.abs(symbols))) if symbols.size else 0.0
+    guess = 48 + 16 * np.log2(max(mean_magnitude, 0.125))
+    candidates = range(max(0, int(guess) - 8), min(LAPLACE_SCALE_COUNT, int(guess) + 9))
+    return min(candidates, key=lambda j: laplace_bits(symbols, laplace_scale(j)))
+
+
+def encode_sections(sections: list[Section]) -> bytes:
+    """All sections, in order, as one range-coded byte string."""
+    encoder = constriction.stream.queue.RangeEncoder()
+    for section in sections:
+        symbols = np.ascontiguousarray(section.symbols, dtype=np.int32)
+        if symbols.size and int(np.abs(symbols).max()) > SYMBOL_LIMIT:
+            raise ValueError("symbol outside the coder's range")
+        if symbols.size:
+            encoder.encode(symbols, _model(section.scale_index))
+    return encoder.get_compressed().tobytes()
+
+
+def decode_sections(payload: bytes, layout: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Inverse of encode_sections; layout lists (symbol count, scale index) per section."""
+    if len(payload) % 4:
+        raise CodecError("corrupt payload: its length is not a whole number of 32-bit words")
+    words = np.frombuffer(payload, dtype=np.uint32).copy()
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        return [
+            decoder.decode(_model(scale), count).astype(np.int32) if count
+            else np.zeros(0, np.int32)
+            for count, scale in layout
+        ]
+    except (ValueError, RuntimeError, AssertionError) as error:
+        raise CodecError(f"corrupt payload: {error}") from None

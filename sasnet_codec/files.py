@@ -1,0 +1,51 @@
+"""Atomic file output: a reader never sees a half-written file, and a failure leaves nothing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from .errors import CodecError
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call write(file) on a temporary file beside `path`, then rename it into place."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise CodecError(f"output folder {str(folder)!r} does not exist")
+    if target.is_dir():
+        raise CodecError(f"output path {str(target)!r} is a folder")
+    try:
+        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+    except OSError as error:
+        raise CodecError(f"cannot write to {str(folder)!r}: {error.strerror}") from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_input_file(path: str | os.PathLike) -> bytes:
+    """The bytes of an input file, or a CodecError that names the problem."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CodecError(f"input file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise CodecError(f"input {str(path)!r} is a folder, not a file") from None
+    except OSError as error:
+        raise CodecError(f"cannot read {str(path)!r}: {error.strerror}") from None
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True when both paths name one existing file (so writing b would destroy a)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

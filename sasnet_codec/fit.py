@@ -1,0 +1,168 @@
+"""The encoder's optimisation loop: overfit one network to one image.
+
+One loop serves both phases of the encoder: the float fit here and the quantization-aware
+fine-tune in quantize.py, which passes its own `forward` (the network with rounded weights).
+The loop keeps the best parameters it has seen, so a late spike in the loss never reaches the
+bitstream.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import FitConfig, ModelConfig
+from .coords import domain_extent, pixel_centres
+from .device import resolve_device
+from .image_io import ImageData
+from .metrics import psnr_from_mse
+from .model import SASNet
+
+
+@dataclass(frozen=True)
+class Targets:
+    """An image as training pairs: coordinates [N, 2] and centred values [N, C]."""
+
+    coords: torch.Tensor
+    values: torch.Tensor
+
+    @classmethod
+    def from_image(cls, image: ImageData, device: torch.device) -> "Targets":
+        extent = domain_extent(image.width, image.height)
+        coords = pixel_centres(image.width, image.height, extent, device=device)
+        values = torch.from_numpy(image.pixels).reshape(-1, image.channels).to(device) - 0.5
+        return cls(coords, values)
+
+    def sample(self, count: int, seed: int) -> "Targets":
+        """At most `count` pixels drawn without replacement (all of them if fewer)."""
+        if count >= len(self.coords):
+            return self
+        generator = torch.Generator().manual_seed(seed)
+        pick = torch.randperm(len(self.coords), generator=generator)[:count].to(self.coords.device)
+        return Targets(self.coords[pick], self.values[pick])
+
+
+@dataclass(frozen=True)
+class Schedule:
+    steps: int
+    learning_rates: tuple[float, ...]   # one per parameter group
+    final_lr_fraction: float
+    max_batch_pixels: int
+    target_psnr: float | None = None
+    seed: int = 0
+    log_every: int = 25
+    description: str = "fit"
+
+
+@dataclass(frozen=True)
+class FitResult:
+    model: SASNet
+    psnr: float        # dB, of the best parameters, on the whole image (float weights)
+    steps: int         # steps actually run (fewer when the target PSNR was reached)
+    seconds: float
+
+
+def optimise(
+    parameter_groups: list[list[nn.Parameter]],
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    targets: Targets,
+    schedule: Schedule,
+    progress: bool = True,
+) -> tuple[float, int]:
+    """Adam with cosine decay; leaves the best parameters in place. Returns (PSNR dB, steps).
+
+    Full batch when the image has at most `max_batch_pixels` pixels; otherwise seeded random
+    mini-batches, with the full-image PSNR measured at every log interval to pick the best.
+    """
+    optimizer = torch.optim.Adam(
+        [{"params": group, "lr": lr} for group, lr in zip(parameter_groups, schedule.learning_rates)],
+        betas=(0.9, 0.99),
+    )
+    floor = schedule.final_lr_fraction
+    lr_lambda = lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / schedule.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    params = [p for group in parameter_groups for p in group]
+    pixels = len(targets.coords)
+    full_batch = pixels <= schedule.max_batch_pixels
+    generator = torch.Generator(device=targets.coords.device).manual_seed(schedule.seed)
+    best_mse, best_state = math.inf, [p.detach().clone() for p in params]
+    bar = tqdm(total=schedule.steps, desc=schedule.description, disable=not progress,
+               leave=False, unit="step", dynamic_ncols=True)
+    step = 0
+    try:
+        for step in range(1, schedule.steps + 1):
+            if full_batch:
+                coords, values = targets.coords, targets.values
+            else:
+                pick = torch.randint(pixels, (schedule.max_batch_pixels,), generator=generator,
+                                     device=targets.coords.device)
+                coords, values = targets.coords[pick], targets.values[pick]
+            loss = torch.mean((forward(coords) - values) ** 2)
+            if full_batch and loss.item() < best_mse:
+                best_mse = loss.item()
+                best_state = [p.detach().clone() for p in params]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if step % schedule.log_every == 0 or step == schedule.steps:
+                if not full_batch:
+                    mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
+                    if mse < best_mse:
+                        best_mse, best_state = mse, [p.detach().clone() for p in params]
+                bar.set_postfix(psnr=f"{psnr_from_mse(best_mse):.2f}dB", refresh=False)
+                bar.update(step - bar.n)
+                if schedule.target_psnr is not None and psnr_from_mse(best_mse) >= schedule.target_psnr:
+                    break
+    finally:
+        bar.close()
+    final_mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
+    if final_mse < best_mse:
+        best_mse = final_mse
+    else:
+        with torch.no_grad():
+            for p, saved in zip(params, best_state):
+                p.copy_(saved)
+    return psnr_from_mse(best_mse), step
+
+
+@torch.no_grad()
+def full_image_mse(forward: Callable[[torch.Tensor], torch.Tensor], targets: Targets,
+                   chunk: int) -> float:
+    total = 0.0
+    for start in range(0, len(targets.coords), chunk):
+        prediction = forward(targets.coords[start : start + chunk])
+        total += torch.sum((prediction - targets.values[start : start + chunk]) ** 2).item()
+    return total / targets.values.numel()
+
+
+def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
+        progress: bool = True) -> FitResult:
+    """Train a network of `model_config` on `image` (float weights). Seeded: on CPU the same
+    inputs give the same model."""
+    if model_config.channels != image.channels:
+        model_config = model_config.replace(channels=image.channels)
+    device = resolve_device(fit_config.device)
+    torch.manual_seed(fit_config.seed)
+    start = time.perf_counter()
+    model = SASNet(model_config, device=device)
+    targets = Targets.from_image(image, device)
+    backbone, masks = model.backbone_and_mask_parameters()
+    groups, rates = [backbone], [fit_config.backbone_lr]
+    if masks:
+        groups.append(masks)
+        rates.append(fit_config.mask_lr)
+    schedule = Schedule(
+        steps=fit_config.steps, learning_rates=tuple(rates),
+        final_lr_fraction=fit_config.final_lr_fraction,
+        max_batch_pixels=fit_config.max_batch_pixels, target_psnr=fit_config.target_psnr,
+        seed=fit_config.seed, log_every=fit_config.log_every, description="fit",
+    )
+    psnr, steps = optimise(groups, model, targets, schedule, progress)
+    return FitResult(model, psnr, steps, time.perf_counter() - start)

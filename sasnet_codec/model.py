@@ -1,0 +1,117 @@
+"""SASNet, and its two ablations (the embedding without masks, and SIREN), built only from a
+ModelConfig. The same seed and config give the same initial network everywhere."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .nn.embedding import FrequencyEmbedding
+from .nn.hash_grid import grid_parameter_count
+from .nn.masks import MaskNetwork, choose_tcnn
+from .nn.sine import LinearLayer, SineLayer
+
+
+class SASNet(nn.Module):
+    """coords [N, 2] in [-1, 1] (long image side spans [-1, 1]) -> values [N, channels]."""
+
+    def __init__(self, config: ModelConfig, device: torch.device | str = "cpu",
+                 grid_backend: str = "auto") -> None:
+        super().__init__()
+        self.config = config
+        generator = torch.Generator().manual_seed(config.seed)
+        width = config.embedding_width
+        if config.has_embedding:
+            self.first = FrequencyEmbedding(config, generator)
+        else:
+            self.first = SineLayer(2, width, config.omega_0, first=True, generator=generator)
+        self.hidden = nn.ModuleList()
+        for i in range(config.hidden_layers):
+            fan_in = width if i == 0 else config.hidden_width
+            self.hidden.append(SineLayer(fan_in, config.hidden_width, config.omega_0,
+                                         first=False, generator=generator))
+        self.output = LinearLayer(config.hidden_width, config.channels, config.omega_0, generator)
+        self.masks: MaskNetwork | None = None
+        if config.has_masks:
+            use_tcnn = choose_tcnn(torch.device(device), grid_backend)
+            self.masks = MaskNetwork(config, generator, use_tcnn=use_tcnn)
+            # Column j of the mask output that gates embedding row i; column 0 is a constant 1
+            # prepended for the low band, which is never masked.
+            self.register_buffer("band_column", self.first.band.clone(), persistent=False)
+        self.to(device)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        h = self.first(coords)
+        if self.masks is None:
+            for layer in self.hidden:
+                h = layer(h)
+            return self.output(h)
+        masks = self.masks(coords)
+        cfg = self.config
+        band_masks = torch.cat([torch.ones_like(masks[:, :1]), masks[:, : cfg.n_bands]], dim=1)
+        h = h * band_masks[:, self.band_column]
+        group_size = cfg.hidden_width // cfg.n_groups
+        for i, layer in enumerate(self.hidden):
+            start = cfg.n_bands + i * cfg.n_groups
+            group_masks = masks[:, start : start + cfg.n_groups]
+            h = layer(h) * group_masks.repeat_interleave(group_size, dim=1)
+        return self.output(h)
+
+    def coded_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Every trainable tensor, in the fixed order the bitstream stores them."""
+        params: list[tuple[str, nn.Parameter]] = []
+        if isinstance(self.first, FrequencyEmbedding):
+            params.append(("embedding.phase", self.first.phase))
+        else:
+            params += [("first.weight", self.first.weight), ("first.bias", self.first.bias)]
+        for i, layer in enumerate(self.hidden):
+            params += [(f"hidden{i}.weight", layer.weight), (f"hidden{i}.bias", layer.bias)]
+        params += [("output.weight", self.output.weight), ("output.bias", self.output.bias)]
+        if self.masks is not None:
+            m = self.masks
+            params += [
+                ("grid.table", m.grid.params),
+                ("mask.hidden.weight", m.hidden_weight), ("mask.hidden.bias", m.hidden_bias),
+                ("mask.out.weight", m.out_weight), ("mask.out.bias", m.out_bias),
+            ]
+        return params
+
+    def backbone_and_mask_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """Split for the two learning rates: sine layers and phases vs grid and mask decoder."""
+        mask_ids = {id(p) for p in self.masks.parameters()} if self.masks is not None else set()
+        backbone = [p for _, p in self.coded_parameters() if id(p) not in mask_ids]
+        masks = [p for _, p in self.coded_parameters() if id(p) in mask_ids]
+        return backbone, masks
+
+
+def parameter_shapes(config: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
+    """Names and shapes of `SASNet(config).coded_parameters()`, computed without building the
+    network: a decoder checks a header's claims before it allocates anything."""
+    width, hidden = config.embedding_width, config.hidden_width
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    if config.has_embedding:
+        shapes.append(("embedding.phase", (width,)))
+    else:
+        shapes += [("first.weight", (width, 2)), ("first.bias", (width,))]
+    for i in range(config.hidden_layers):
+        fan_in = width if i == 0 else hidden
+        shapes += [(f"hidden{i}.weight", (hidden, fan_in)), (f"hidden{i}.bias", (hidden,))]
+    shapes += [("output.weight", (config.channels, hidden)), ("output.bias", (config.channels,))]
+    if config.has_masks:
+        grid_width = config.grid_levels * config.grid_features
+        shapes += [
+            ("grid.table", (grid_parameter_count(config),)),
+            ("mask.hidden.weight", (config.mask_hidden, grid_width)),
+            ("mask.hidden.bias", (config.mask_hidden,)),
+            ("mask.out.weight", (config.n_masks, config.mask_hidden)),
+            ("mask.out.bias", (config.n_masks,)),
+        ]
+    return shapes
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Trainable parameters of a model with this config."""
+    return sum(math.prod(shape) for _, shape in parameter_shapes(config))

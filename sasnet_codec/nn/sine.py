@@ -1,0 +1,48 @@
+"""SIREN layers (Sitzmann et al. 2020): sin(omega_0 (W x + b)) with their special init."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class SineLayer(nn.Module):
+    """A linear map followed by sin(omega_0 * .).
+
+    `first` selects SIREN's first-layer init U(+-1/fan_in); hidden layers use
+    U(+-sqrt(6/fan_in)/omega_0), which keeps pre-activations in the well-behaved range.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, omega_0: float, first: bool,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.omega_0 = float(omega_0)
+        bound = 1.0 / in_features if first else math.sqrt(6.0 / in_features) / omega_0
+        self.weight = nn.Parameter(_uniform((out_features, in_features), bound, generator))
+        self.bias = nn.Parameter(_uniform((out_features,), 1.0 / math.sqrt(in_features) / omega_0,
+                                          generator))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sin(self.omega_0 * nn.functional.linear(x, self.weight, self.bias))
+
+
+class LinearLayer(nn.Module):
+    """The output layer, initialised like the hidden sine layers (as SIREN does)."""
+
+    def __init__(self, in_features: int, out_features: int, omega_0: float,
+                 generator: torch.Generator) -> None:
+        super().__init__()
+        bound = math.sqrt(6.0 / in_features) / omega_0
+        self.weight = nn.Parameter(_uniform((out_features, in_features), bound, generator))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
+def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
+    return (torch.rand(shape, generator=generator) * 2 - 1) * bound

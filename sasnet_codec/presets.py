@@ -1,0 +1,92 @@
+"""Quality presets: a quality level names a parameter budget per pixel; the network shape for a
+budget follows one recipe, scaled to the image's size.
+
+Rate range: on Kodak-mini (192x128) quality 1 lands near 0.3 bpp and quality 8 near 3 bpp;
+quality 5, the default, near 1-1.5 bpp (see benchmarks/results for measured numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
+from .errors import CodecError
+from .model import parameter_count
+
+QUALITY_LEVELS = tuple(range(1, 9))
+DEFAULT_QUALITY = 5
+PARAMETERS_PER_PIXEL = {1: 0.05, 2: 0.075, 3: 0.11, 4: 0.16, 5: 0.23, 6: 0.33, 7: 0.48, 8: 0.7}
+"""Trainable parameters per image pixel for each quality level."""
+EXPECTED_BITS_PER_PARAMETER = 5.0
+"""Prior for the rate of a coded parameter, used to size a network for a bpp target."""
+GRID_SHARE = 0.25
+"""Largest share of the budget given to the hash grid."""
+
+
+def shape_for_budget(budget: int, width: int, height: int, channels: int,
+                     arch: str = "sasnet", seed: int = 0) -> ModelConfig:
+    """A config with about `budget` trainable parameters for a width x height image.
+
+    Frequencies and grid resolutions follow the pixel grid (band limit ~ 1/8 of the long side
+    in cycles, finest grid cell ~ 6 pixels); widths follow the budget, with the embedding about
+    4/3 of the hidden width; the embedding width absorbs the remainder, so any two
+    architectures can be matched to the same budget within a few parameters.
+    """
+    if budget < 100:
+        raise CodecError("the parameter budget is too small for any network (need >= 100)")
+    longest = max(width, height)
+    base = ModelConfig(arch=arch, channels=channels, seed=seed)
+    band_limit = max(6, round(longest * base.period / 2 / 8))
+    finest_cells = max(4.0, longest / 6)
+    levels = max(2, min(12, 1 + round(math.log(finest_cells / base.grid_base_resolution)
+                                      / math.log(base.grid_per_level_scale))))
+    base = base.replace(band_limit=band_limit, low_freq_range=max(2, band_limit // 5),
+                        grid_levels=levels)
+    if base.has_masks:
+        for log2_size in range(16, 3, -1):
+            candidate = base.replace(grid_log2_size=log2_size)
+            if _grid_and_mask_count(candidate) <= GRID_SHARE * budget or log2_size == 4:
+                base = candidate
+                break
+    best: ModelConfig | None = None
+    for hidden in range(base.n_groups, 4097, base.n_groups if base.has_masks else 1):
+        config = _solve_embedding_width(base.replace(hidden_width=hidden), budget)
+        if config is None:
+            break
+        if best is None or abs(config.embedding_width / hidden - 4 / 3) < abs(
+                best.embedding_width / best.hidden_width - 4 / 3):
+            best = config
+    if best is None:
+        raise CodecError("no network shape fits this parameter budget")
+    return best
+
+
+def _grid_and_mask_count(config: ModelConfig) -> int:
+    return parameter_count(config) - parameter_count(config.replace(arch="femb"))
+
+
+def _solve_embedding_width(config: ModelConfig, budget: int) -> ModelConfig | None:
+    """The embedding width (even, >= the 2 unit rows plus the bands) whose total parameter
+    count is closest to budget; None when even the narrowest overshoots by more than 5%."""
+    low_width = 2 * max(2, config.n_bands + 2)
+    per_row = parameter_count(config.replace(embedding_width=low_width + 2)) - parameter_count(
+        config.replace(embedding_width=low_width))
+    fixed = parameter_count(config.replace(embedding_width=low_width)) - per_row * low_width // 2
+    width = max(low_width, 2 * round((budget - fixed) / per_row))
+    config = config.replace(embedding_width=min(width, 4096))
+    if parameter_count(config) > 1.05 * budget:
+        return None
+    return config
+
+
+def encoder_config(width: int, height: int, channels: int, quality: int = DEFAULT_QUALITY,
+                   arch: str = "sasnet", seed: int = 0, device: str = "auto",
+                   budget: int | None = None) -> EncoderConfig:
+    """The full encoder settings for a quality level (or an explicit parameter budget)."""
+    if quality not in QUALITY_LEVELS:
+        raise CodecError(f"quality must be one of {QUALITY_LEVELS[0]}..{QUALITY_LEVELS[-1]}")
+    if budget is None:
+        budget = round(PARAMETERS_PER_PIXEL[quality] * width * height)
+    model = shape_for_budget(budget, width, height, channels, arch, seed)
+    return EncoderConfig(model=model, fit=FitConfig(seed=seed, device=device),
+                         quant=QuantConfig())

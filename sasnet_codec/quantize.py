@@ -1,0 +1,169 @@
+"""From float weights to integer symbols: per-tensor steps chosen by measured rate and
+distortion, then a quantization-aware fine-tune.
+
+Step search. For every tensor and every candidate step (from the shared table, around the
+tensor's spread) we measure the distortion the rounding adds on its own (a forward pass over a
+pixel sample) and the bits its symbols cost (Laplace code length). Treating those as additive,
+the best steps for a Lagrange multiplier lambda minimise sum(dD) + lambda * sum(bits), tensor by
+tensor. lambda is the slope of the codec's own RD curve at the operating point: if
+D ~ R^-gamma then -dD/dR = gamma * D / R, and we iterate lambda = rd_slope * D / R to a fixed
+point. For a rate target we bisect lambda instead.
+
+Fine-tune. With the steps fixed, the network trains a little more through straight-through
+rounding (forward with rounded weights, gradients to the float shadow weights), so the other
+weights learn to absorb each tensor's rounding error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from .config import QuantConfig
+from .entropy import SYMBOL_LIMIT, best_scale_index, laplace_bits
+from .fit import Schedule, Targets, full_image_mse, optimise
+from .model import SASNet
+from .tables import QUANT_STEP_COUNT, laplace_scale, quantization_step
+
+
+@dataclass(frozen=True)
+class QuantizedTensor:
+    name: str
+    shape: tuple[int, ...]
+    step_index: int
+    symbols: np.ndarray      # int32, flat, row-major
+
+    def values(self) -> torch.Tensor:
+        """The dequantized float32 tensor, bit-identical on encoder and decoder."""
+        step = torch.tensor(quantization_step(self.step_index), dtype=torch.float32)
+        return (torch.from_numpy(self.symbols).float() * step).reshape(self.shape)
+
+
+def round_to_step(tensor: torch.Tensor, step_index: int) -> torch.Tensor:
+    """Integer symbols (as a float tensor) of `tensor` on the table step."""
+    return torch.round(tensor / quantization_step(step_index))
+
+
+def quantize_tensor(name: str, tensor: torch.Tensor, step_index: int) -> QuantizedTensor:
+    symbols = round_to_step(tensor.detach().float().cpu(), step_index)
+    return QuantizedTensor(name, tuple(tensor.shape), step_index,
+                           symbols.reshape(-1).numpy().astype(np.int32))
+
+
+def quantize_model(model: SASNet, step_indices: dict[str, int]) -> list[QuantizedTensor]:
+    return [quantize_tensor(name, p, step_indices[name]) for name, p in model.coded_parameters()]
+
+
+def load_quantized(model: SASNet, tensors: list[QuantizedTensor]) -> None:
+    """Overwrite the model's parameters with dequantized values (the decoder's weights)."""
+    params = dict(model.coded_parameters())
+    with torch.no_grad():
+        for tensor in tensors:
+            params[tensor.name].copy_(tensor.values().to(params[tensor.name].device))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    step_index: int
+    added_mse: float     # distortion this rounding alone adds to the float model
+    bits: float          # Laplace code length of the resulting symbols
+
+
+class StepSearch:
+    """Rate and distortion of every candidate step of every tensor, measured once; `choose`
+    then answers any lambda (or rate target) without touching the network again."""
+
+    def __init__(self, model: SASNet, targets: Targets, config: QuantConfig) -> None:
+        self.base_mse = full_image_mse(model, targets, chunk=1 << 16)
+        self.candidates: dict[str, list[Candidate]] = {}
+        for name, param in model.coded_parameters():
+            self.candidates[name] = self._measure(model, targets, param)
+
+    def _measure(self, model: SASNet, targets: Targets, param: nn.Parameter) -> list[Candidate]:
+        original = param.detach().clone()
+        spread = float(original.std()) if original.numel() > 1 else float(original.abs().max())
+        spread = max(spread, float(original.abs().max()) / 64, 1e-8)
+        peak = float(original.abs().max())
+        # Steps from spread/2 down to spread/1024, four per octave.
+        centre = -8.0 * math.log2(spread)
+        indices = sorted({min(QUANT_STEP_COUNT - 1, max(0, round(centre + 8 + 2 * k)))
+                          for k in range(0, 41)})
+        found = []
+        try:
+            for index in indices:
+                if peak / quantization_step(index) > SYMBOL_LIMIT - 1:
+                    continue
+                symbols = round_to_step(original, index)
+                with torch.no_grad():
+                    param.copy_(symbols * quantization_step(index))
+                added = full_image_mse(model, targets, chunk=1 << 16) - self.base_mse
+                flat = symbols.reshape(-1).cpu().numpy()
+                bits = laplace_bits(flat, laplace_scale(best_scale_index(flat)))
+                found.append(Candidate(index, added, bits))
+        finally:
+            with torch.no_grad():
+                param.copy_(original)
+        return found
+
+    def choose(self, lagrangian: float) -> dict[str, Candidate]:
+        return {name: min(options, key=lambda c: c.added_mse + lagrangian * c.bits)
+                for name, options in self.candidates.items()}
+
+    def totals(self, choice: dict[str, Candidate]) -> tuple[float, float]:
+        """(predicted MSE, predicted bits) of a choice."""
+        mse = self.base_mse + sum(c.added_mse for c in choice.values())
+        return max(mse, 1e-12), sum(c.bits for c in choice.values())
+
+    def at_slope(self, rd_slope: float) -> dict[str, Candidate]:
+        """Fixed point of lambda = rd_slope * D / R (a few iterations converge)."""
+        choice = self.choose(0.0)
+        for _ in range(8):
+            mse, bits = self.totals(choice)
+            choice = self.choose(rd_slope * mse / bits)
+        return choice
+
+    def at_bits(self, target_bits: float) -> dict[str, Candidate]:
+        """The lowest-distortion choice whose predicted bits do not exceed target_bits
+        (or the smallest rate there is, if none fits); bisection on log lambda."""
+        low, high = -40.0, 10.0    # log2 of lambda: from almost free bits to almost free MSE
+        best = self.choose(2.0**high)
+        for _ in range(40):
+            middle = 0.5 * (low + high)
+            choice = self.choose(2.0**middle)
+            if self.totals(choice)[1] <= target_bits:
+                best, high = choice, middle
+            else:
+                low = middle
+        return best
+
+
+def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Targets,
+                       config: QuantConfig, max_batch_pixels: int, seed: int,
+                       progress: bool = True) -> None:
+    """Straight-through quantization-aware training; leaves the best float shadow weights in
+    the model (their rounding is what gets coded)."""
+    if config.finetune_steps <= 0:
+        return
+    module_names = {id(p): name for name, p in model.named_parameters()}
+    coded = model.coded_parameters()
+    steps = {module_names[id(p)]: quantization_step(step_indices[name]) for name, p in coded}
+
+    def forward(coords: torch.Tensor) -> torch.Tensor:
+        rounded = {
+            module_names[id(p)]: p + (torch.round(p / steps[module_names[id(p)]])
+                                      * steps[module_names[id(p)]] - p).detach()
+            for _, p in coded
+        }
+        return functional_call(model, rounded, (coords,))
+
+    schedule = Schedule(
+        steps=config.finetune_steps, learning_rates=(config.finetune_lr,),
+        final_lr_fraction=0.1, max_batch_pixels=max_batch_pixels, seed=seed,
+        description="quantization-aware fine-tune",
+    )
+    optimise([[p for _, p in coded]], forward, targets, schedule, progress)
