@@ -25,7 +25,8 @@ from .fit import Targets, fit
 from .image_io import ImageData, image_from_array, load_image, save_image, to_integer_array
 from .metrics import bits_per_pixel, psnr
 from .model import SASNet, parameter_count, parameter_shapes
-from .presets import EXPECTED_BITS_PER_PARAMETER, encoder_config, shape_for_budget
+from .presets import (DEFAULT_QUALITY, EXPECTED_BITS_PER_PARAMETER, encoder_config,
+                      shape_for_budget)
 from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
                        quantize_model)
 from .render import render
@@ -174,14 +175,23 @@ def decode(data: bytes, width: int | None = None, height: int | None = None,
 
 
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
-                config: EncoderConfig | None = None, target_bpp: float | None = None,
-                quality: int | None = None, progress: bool = True) -> EncodeResult:
-    """Encode an image file to a .sas file (written atomically; the input is never touched)."""
+                config: EncoderConfig | None = None, *, quality: int = DEFAULT_QUALITY,
+                arch: str = "sasnet", seed: int = 0, device: str = "auto",
+                fit_steps: int | None = None, target_bpp: float | None = None,
+                progress: bool = True) -> EncodeResult:
+    """Encode an image file to a .sas file, written atomically; the input is never touched.
+
+    Without `config`, the preset for `quality` (and `arch`, `seed`, `device`) is sized to the
+    image; `fit_steps` overrides its number of fitting steps.
+    """
     if same_file(input_path, output_path):
         raise CodecError("the output path is the input file; refusing to overwrite it")
     image = load_image(input_path)
-    if config is None and quality is not None:
-        config = encoder_config(image.width, image.height, image.channels, quality)
+    if config is None:
+        config = encoder_config(image.width, image.height, image.channels, quality, arch, seed,
+                                device)
+    if fit_steps is not None:
+        config = config.replace(fit=config.fit.replace(steps=fit_steps))
     result = encode(image, config, target_bpp, progress)
     write_atomically(output_path, lambda stream: stream.write(result.data))
     return result

@@ -85,8 +85,8 @@ MODEL_LIMITS: dict[str, tuple[int, int]] = {
     "hidden_width": (1, 4096),
     "hidden_layers": (1, 16),
     "omega_0": (1, 1000),
-    "band_limit": (1, 4096),
-    "low_freq_range": (1, 4096),
+    "band_limit": (1, 1024),
+    "low_freq_range": (1, 256),
     "low_freq_percent": (0, 100),
     "n_bands": (1, 64),
     "n_groups": (1, 4096),
@@ -113,6 +113,9 @@ def validate_model_config(config: ModelConfig) -> None:
         raise CodecError(
             f"hidden_width {config.hidden_width} is not a multiple of n_groups {config.n_groups}"
         )
+    finest = config.grid_base_resolution * config.grid_per_level_scale ** (config.grid_levels - 1)
+    if config.has_masks and finest > 1 << 20:
+        raise CodecError(f"the finest hash-grid level ({finest:.0f} cells) is beyond 2^20")
     if config.has_embedding:
         if config.low_freq_range >= config.band_limit:
             raise CodecError("low_freq_range must be smaller than band_limit")
@@ -153,7 +156,7 @@ class QuantConfig:
     """How trained float weights become integer symbols."""
 
     rd_slope: float = 1.0            # lambda = rd_slope * MSE / bits: the rate-distortion trade
-    finetune_steps: int = 300        # quantization-aware steps after the step search
+    finetune_steps: int = 150        # quantization-aware steps after the step search
     finetune_lr: float = 2e-4
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 

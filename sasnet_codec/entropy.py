@@ -48,8 +48,9 @@ def laplace_bits(symbols: np.ndarray, scale: float) -> float:
 def best_scale_index(symbols: np.ndarray) -> int:
     """The table scale that codes these symbols in the fewest bits."""
     mean_magnitude = float(np.mean(np.abs(symbols))) if symbols.size else 0.0
-    guess = 48 + 16 * np.log2(max(mean_magnitude, 0.125))
-    candidates = range(max(0, int(guess) - 8), min(LAPLACE_SCALE_COUNT, int(guess) + 9))
+    guess = int(48 + 16 * np.log2(max(mean_magnitude, 0.125)))
+    guess = min(max(guess, 8), LAPLACE_SCALE_COUNT - 9)
+    candidates = range(guess - 8, guess + 9)
     return min(candidates, key=lambda j: laplace_bits(symbols, laplace_scale(j)))
 
 

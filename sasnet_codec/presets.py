@@ -20,6 +20,8 @@ PARAMETERS_PER_PIXEL = {1: 0.05, 2: 0.075, 3: 0.11, 4: 0.16, 5: 0.23, 6: 0.33, 7
 EXPECTED_BITS_PER_PARAMETER = 5.0
 """Prior for the rate of a coded parameter, used to size a network for a bpp target."""
 GRID_SHARE = 0.25
+MIN_BUDGET = 1000
+"""Smallest network a preset builds: tiny images get this much whatever their pixel count."""
 """Largest share of the budget given to the hash grid."""
 
 
@@ -86,7 +88,7 @@ def encoder_config(width: int, height: int, channels: int, quality: int = DEFAUL
     if quality not in QUALITY_LEVELS:
         raise CodecError(f"quality must be one of {QUALITY_LEVELS[0]}..{QUALITY_LEVELS[-1]}")
     if budget is None:
-        budget = round(PARAMETERS_PER_PIXEL[quality] * width * height)
+        budget = max(MIN_BUDGET, round(PARAMETERS_PER_PIXEL[quality] * width * height))
     model = shape_for_budget(budget, width, height, channels, arch, seed)
     return EncoderConfig(model=model, fit=FitConfig(seed=seed, device=device),
                          quant=QuantConfig())

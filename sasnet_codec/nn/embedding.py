@@ -51,7 +51,7 @@ def integer_frequencies(config: ModelConfig) -> FrequencyTable:
     low_pick = rng.sample(low_box, low_count)
 
     step = 1
-    while _lattice_size(low, high, step + 1) >= high_count:
+    while step < high and _lattice_size(low, high, step + 1) >= high_count:
         step += 1
     lattice = _lattice(low, high, step)
     high_pick = rng.sample(lattice, high_count)
@@ -76,7 +76,11 @@ def _lattice(low: int, high: int, step: int) -> list[tuple[int, int]]:
 
 
 def _lattice_size(low: int, high: int, step: int) -> int:
-    return len(_lattice(low, high, step))
+    """len(_lattice(low, high, step)) without building it: half of the nonzero multiples of
+    `step` in the big square, less those inside the low box."""
+    outer = 2 * (high // step) + 1
+    inner = 2 * (low // step) + 1
+    return (outer * outer - inner * inner) // 2
 
 
 class FrequencyEmbedding(nn.Module):

@@ -1,0 +1,80 @@
+"""End to end through the public API: real encodes of small synthetic images."""
+
+import numpy as np
+import pytest
+
+import sasnet_codec as sc
+from sasnet_codec.metrics import psnr
+
+from tests.helpers import synthetic_image, tiny_config
+
+
+def test_reported_numbers_are_those_of_the_decoded_file(encoded, small_image):
+    decoded = sc.decode(encoded.data)
+    assert decoded.shape == small_image.shape and decoded.dtype == np.uint8
+    assert encoded.psnr == pytest.approx(psnr(small_image, decoded))
+    assert encoded.bpp == len(encoded.data) * 8 / (small_image.shape[0] * small_image.shape[1])
+    assert encoded.psnr > 20
+
+
+def test_two_decodes_give_identical_bytes(encoded):
+    assert np.array_equal(sc.decode(encoded.data), sc.decode(encoded.data))
+
+
+def test_decode_at_other_sizes(encoded, small_image):
+    height, width = small_image.shape[:2]
+    assert sc.decode(encoded.data, width=2 * width).shape == (2 * height, 2 * width, 3)
+    assert sc.decode(encoded.data, height=height // 2).shape == (height // 2, width // 2, 3)
+    assert sc.decode(encoded.data, width=7, height=30).shape == (30, 7, 3)
+    assert sc.decode(encoded.data, scale=1.5).shape == (height * 3 // 2, width * 3 // 2, 3)
+    with pytest.raises(sc.CodecError):
+        sc.decode(encoded.data, scale=2, width=4)
+    with pytest.raises(sc.CodecError, match="limit"):
+        sc.decode(encoded.data, scale=100, max_pixels=10_000)
+
+
+@pytest.mark.parametrize("channels,dtype", [(1, np.uint8), (4, np.uint8), (3, np.uint16)])
+def test_gray_alpha_and_16bit_images(channels, dtype):
+    image = synthetic_image(16, 12, channels, dtype)
+    result = sc.encode(image, tiny_config(steps=40, finetune=5), progress=False)
+    decoded = sc.decode(result.data)
+    assert decoded.shape == image.shape and decoded.dtype == dtype
+    assert result.psnr == pytest.approx(psnr(image, decoded))
+
+
+def test_bpp_target_lands_within_10_percent():
+    image = synthetic_image(48, 32)
+    target = 3.0
+    result = sc.encode(image, tiny_config(steps=120, finetune=10), target_bpp=target,
+                       progress=False)
+    assert abs(result.bpp - target) <= 0.1 * target
+
+
+def test_siren_and_embedding_only_architectures_round_trip(small_image):
+    for arch in ("siren", "femb"):
+        result = sc.encode(small_image, tiny_config(steps=30, finetune=5, arch=arch),
+                           progress=False)
+        assert sc.decode(result.data).shape == small_image.shape
+
+
+def test_file_api(tmp_path, small_image):
+    from PIL import Image
+
+    Image.fromarray(small_image).save(tmp_path / "in.png")
+    result = sc.encode_file(tmp_path / "in.png", tmp_path / "out.sas", tiny_config(),
+                            progress=False)
+    assert (tmp_path / "out.sas").read_bytes() == result.data
+    pixels = sc.decode_file(tmp_path / "out.sas", tmp_path / "back.png")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "back.png")), pixels)
+    with pytest.raises(sc.CodecError, match="input"):
+        sc.decode_file(tmp_path / "out.sas", tmp_path / "out.sas")
+    assert (tmp_path / "out.sas").read_bytes() == result.data
+
+
+def test_pillow_plugin_opens_sas_files(tmp_path, encoded):
+    from PIL import Image
+
+    (tmp_path / "x.sas").write_bytes(encoded.data)
+    with Image.open(tmp_path / "x.sas") as image:
+        assert image.format == "SAS" and image.mode == "RGB"
+        assert np.array_equal(np.asarray(image), sc.decode(encoded.data))

@@ -1,0 +1,47 @@
+import numpy as np
+import torch
+
+from sasnet_codec.config import FitConfig
+from sasnet_codec.fit import fit
+from sasnet_codec.image_io import image_from_array
+
+from tests.helpers import synthetic_image, tiny_config
+
+
+def test_fitting_a_small_image_passes_a_psnr_bar():
+    image = image_from_array(synthetic_image(32, 24))
+    result = fit(image, tiny_config().model, FitConfig(steps=400, device="cpu"), progress=False)
+    assert result.psnr > 30.0
+    assert result.steps == 400
+
+
+def test_fitting_is_reproducible_on_cpu():
+    image = image_from_array(synthetic_image(16, 16))
+    config = FitConfig(steps=30, device="cpu", seed=3)
+    a = fit(image, tiny_config().model, config, progress=False).model
+    b = fit(image, tiny_config().model, config, progress=False).model
+    for (_, p), (_, q) in zip(a.coded_parameters(), b.coded_parameters()):
+        assert torch.equal(p, q)
+
+
+def test_target_psnr_stops_early():
+    image = image_from_array(synthetic_image(16, 16))
+    config = FitConfig(steps=2000, device="cpu", target_psnr=22.0, log_every=10)
+    result = fit(image, tiny_config().model, config, progress=False)
+    assert result.psnr >= 22.0 and result.steps < 2000
+
+
+def test_mini_batches_for_large_images():
+    image = image_from_array(synthetic_image(32, 32))
+    config = FitConfig(steps=150, device="cpu", max_batch_pixels=256, log_every=25)
+    result = fit(image, tiny_config().model, config, progress=False)
+    assert result.psnr > 20.0
+
+
+def test_grayscale_and_alpha_get_their_own_channel_count():
+    for channels in (1, 2, 4):
+        image = image_from_array(synthetic_image(12, 8, channels))
+        result = fit(image, tiny_config().model, FitConfig(steps=5, device="cpu"), progress=False)
+        assert result.model.config.channels == channels
+        assert result.model(torch.zeros(3, 2)).shape == (3, channels)
+    assert np.isfinite(result.psnr)

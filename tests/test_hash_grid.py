@@ -1,0 +1,94 @@
+"""The pure-PyTorch hash grid against a scalar re-statement of tiny-cuda-nn's rules."""
+
+import math
+
+import pytest
+import torch
+
+from sasnet_codec.config import ModelConfig
+from sasnet_codec.nn.hash_grid import HashGrid, grid_levels, grid_parameter_count
+from sasnet_codec.nn.tcnn_grid import tcnn_available
+
+# base 2, growth 2: scales 1, 3, 7 -> R = 2, 4, 8. With 2^4 entries: levels 0 and 1 dense
+# (R^2 = 4, 16), level 2 hashed (64 > 16).
+CONFIG = ModelConfig(grid_levels=3, grid_features=2, grid_log2_size=4, grid_base_resolution=2,
+                     grid_scale_x64=128)
+
+
+def test_level_geometry():
+    levels = grid_levels(CONFIG)
+    assert [lv.scale for lv in levels] == [1.0, 3.0, 7.0]
+    assert [lv.resolution for lv in levels] == [2, 4, 8]
+    assert [lv.dense for lv in levels] == [True, True, False]
+    assert [lv.size for lv in levels] == [8, 16, 16]      # next multiple of 8, capped at 2^4
+    assert [lv.offset for lv in levels] == [0, 8, 24]
+    assert grid_parameter_count(CONFIG) == 40 * 2
+
+
+def reference_corners(level, x, y):
+    """(index, weight) of the 4 corners, written out per tcnn's rules with Python ints."""
+    px, py = level.scale * x + 0.5, level.scale * y + 0.5
+    gx, gy = math.floor(px), math.floor(py)
+    fx, fy = px - gx, py - gy
+    out = []
+    for dy in (0, 1):
+        for dx in (0, 1):
+            cx, cy = gx + dx, gy + dy
+            if level.dense:
+                index = (cx + cy * level.resolution) % 2**32
+            else:
+                index = (cx ^ (cy * 2654435761 % 2**32)) % 2**32
+            weight = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
+            out.append((level.offset + index % level.size, weight))
+    return out
+
+
+def test_indices_and_outputs_match_the_hand_computed_case():
+    grid = HashGrid(CONFIG, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        grid.params.copy_(torch.arange(grid.params.numel(), dtype=torch.float32) / 7)
+    points = torch.tensor([[0.3, 0.6], [0.0, 0.0], [1.0, 1.0], [0.99, 0.01], [0.5, 0.25]])
+    index, weight = grid.corner_indices(points)
+    features = grid(points)
+    table = grid.params.detach().view(-1, 2)
+    levels = grid_levels(CONFIG)
+    for n, (x, y) in enumerate(points.tolist()):
+        for l, level in enumerate(levels):
+            expected = reference_corners(level, x, y)
+            got = sorted(zip(index[n, l].tolist(), weight[n, l].tolist()))
+            assert [i for i, _ in got] == sorted(i for i, _ in expected)
+            assert sum(w for _, w in got) == pytest.approx(1.0, abs=1e-6)
+            value = sum(w * table[i] for i, w in expected)
+            assert torch.allclose(features[n, 2 * l : 2 * l + 2], value, atol=1e-5)
+
+
+def test_first_point_by_hand():
+    # Level 0 at (0.3, 0.6): p = (0.8, 1.1), cell (0, 1), corners 2, 3, 4, 5 (dense, R = 2),
+    # weights 0.2*0.9, 0.8*0.9, 0.2*0.1, 0.8*0.1.
+    grid = HashGrid(CONFIG, torch.Generator().manual_seed(0))
+    index, weight = grid.corner_indices(torch.tensor([[0.3, 0.6]]))
+    assert index[0, 0].tolist() == [2, 3, 4, 5]
+    assert weight[0, 0].tolist() == pytest.approx([0.18, 0.72, 0.02, 0.08], abs=1e-6)
+
+
+def test_corner_at_the_far_edge_wraps_like_tcnn():
+    # x = 1 on level 0: p = 1.5, the upper corner is vertex 2 = R, which wraps mod size.
+    grid = HashGrid(CONFIG, torch.Generator().manual_seed(0))
+    index, _ = grid.corner_indices(torch.tensor([[1.0, 0.0]]))
+    assert index[0, 0].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.skipif(not tcnn_available(torch.device("cuda")) if torch.cuda.is_available()
+                    else True, reason="tinycudann on CUDA is not installed here")
+def test_tcnn_backend_matches_pytorch_grid():  # pragma: no cover - needs CUDA + tinycudann
+    from sasnet_codec.nn.tcnn_grid import TcnnHashGrid
+
+    config = ModelConfig(grid_levels=8, grid_log2_size=10, grid_base_resolution=4,
+                         grid_scale_x64=90)
+    generator = torch.Generator().manual_seed(0)
+    ours = HashGrid(config, generator).cuda()
+    theirs = TcnnHashGrid(config, torch.Generator().manual_seed(0)).cuda()
+    with torch.no_grad():
+        theirs.params.copy_(ours.params)
+    points = torch.rand(4096, 2, device="cuda")
+    assert torch.allclose(ours(points), theirs(points), atol=1e-5)

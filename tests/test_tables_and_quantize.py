@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+from sasnet_codec.config import FitConfig, QuantConfig
+from sasnet_codec.fit import Targets, fit, full_image_mse
+from sasnet_codec.image_io import image_from_array
+from sasnet_codec.quantize import (StepSearch, finetune_quantized, load_quantized,
+                                   quantize_model, quantize_tensor)
+from sasnet_codec.tables import exp2_sixteenths, laplace_scale, quantization_step
+
+from tests.helpers import synthetic_image, tiny_config
+
+
+def test_table_values_are_exact_dyadic_floats():
+    for index in range(256):
+        step = quantization_step(index)
+        assert np.float32(step) == step                      # exact in float32
+        assert step == pytest.approx(2 ** (-index / 8), rel=2e-5)
+        assert laplace_scale(index) == pytest.approx(2 ** ((index - 48) / 16), rel=2e-5)
+    assert exp2_sixteenths(0) == 1.0 and exp2_sixteenths(-16) == 0.5
+    with pytest.raises(ValueError):
+        quantization_step(256)
+
+
+def test_dequantized_values_are_bit_identical_to_integer_times_step():
+    tensor = torch.randn(1000) * 0.1
+    quantized = quantize_tensor("t", tensor, 60)
+    values = quantized.values()
+    expected = quantized.symbols.astype(np.float32) * np.float32(quantization_step(60))
+    assert np.array_equal(values.numpy(), expected)
+    assert torch.max(torch.abs(values - tensor)) <= quantization_step(60) / 2 + 1e-7
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    image = image_from_array(synthetic_image(24, 16))
+    model = fit(image, tiny_config().model, FitConfig(steps=150, device="cpu"),
+                progress=False).model
+    return model, Targets.from_image(image, torch.device("cpu"))
+
+
+def test_step_search_trades_rate_for_distortion(fitted):
+    model, targets = fitted
+    search = StepSearch(model, targets, QuantConfig())
+    cheap, fine = search.choose(1e-3), search.choose(1e-9)
+    cheap_mse, cheap_bits = search.totals(cheap)
+    fine_mse, fine_bits = search.totals(fine)
+    assert cheap_bits < fine_bits and cheap_mse > fine_mse
+    target = 0.5 * (cheap_bits + fine_bits)
+    assert search.totals(search.at_bits(target))[1] <= target
+    # The search must not wreck the network: the self-consistent choice stays close to float.
+    slope_mse, _ = search.totals(search.at_slope(1.0))
+    assert 10 * np.log10(search.base_mse / slope_mse) > -1.5
+
+
+def test_predicted_distortion_matches_the_quantized_network(fitted):
+    model, targets = fitted
+    search = StepSearch(model, targets, QuantConfig())
+    choice = {name: c.step_index for name, c in search.at_slope(1.0).items()}
+    copy = type(model)(model.config)
+    copy.load_state_dict(model.state_dict())
+    load_quantized(copy, quantize_model(model, choice))
+    measured = full_image_mse(copy, targets, 1 << 16)
+    predicted = search.totals(search.at_slope(1.0))[0]
+    assert measured == pytest.approx(predicted, rel=0.5)
+
+
+def test_quantization_aware_finetune_does_not_make_things_worse(fitted):
+    model, targets = fitted
+    copy = type(model)(model.config)
+    copy.load_state_dict(model.state_dict())
+    choice = {n: c.step_index for n, c in StepSearch(copy, targets, QuantConfig())
+              .at_slope(1.0).items()}
+
+    def quantized_mse():
+        probe = type(model)(model.config)
+        load_quantized(probe, quantize_model(copy, choice))
+        return full_image_mse(probe, targets, 1 << 16)
+
+    before = quantized_mse()
+    finetune_quantized(copy, choice, targets, QuantConfig(finetune_steps=40), 1 << 16, 0,
+                       progress=False)
+    assert quantized_mse() <= before * (1 + 1e-6)
