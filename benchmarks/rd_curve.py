@@ -1,0 +1,365 @@
+"""Rate-distortion curves: sasnet-codec (SASNet, and the same pipeline with SIREN) against
+Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a plot.
+
+    python -m benchmarks.rd_curve --downscale 4            # Kodak-mini on CPU (all 24)
+    python -m benchmarks.rd_curve --downscale 4 --limit 4  # a quick look
+    python -m benchmarks.rd_curve --device cuda            # full-resolution Kodak on a GPU
+
+Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
+averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results
+are cached (keyed by a fingerprint of the codec's source), so an interrupted run continues and
+a changed codec is re-measured. Writes benchmarks/results/<dataset>/: one CompressAI-schema
+JSON per codec, summary.md and rd.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import hashlib
+import io
+import json
+import math
+import multiprocessing
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .bd_metrics import bd_psnr, bd_rate
+from .datasets import BenchImage, dataset_label, default_folder, load_images
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+CACHE = ROOT / "cache"
+ANCHORS = ROOT / "anchors" / "kodak.json"
+PILLOW_POINTS = {
+    "jpeg": (10, 20, 30, 50, 70, 85, 95),
+    "webp": (5, 20, 40, 60, 80, 95),
+    "avif": (10, 30, 50, 65, 80, 90),
+}
+PILLOW_FORMATS = {"jpeg": ("JPEG", {}), "webp": ("WEBP", {"method": 6}),
+                  "avif": ("AVIF", {"speed": 4})}
+CODEC_NAMES = {"sasnet": "sasnet-codec (SASNet)", "siren": "sasnet-codec pipeline with SIREN",
+               "femb": "sasnet-codec pipeline, embedding without masks",
+               "jpeg": "JPEG (Pillow)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)"}
+
+
+@dataclass(frozen=True)
+class Row:
+    codec: str
+    point: float          # quality setting of the codec (sasnet: quality preset)
+    image: str
+    bpp: float
+    psnr: float
+    ms_ssim: float
+    encoding_time: float  # seconds
+    decoding_time: float  # seconds
+
+
+def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
+    mse = np.mean((reference.astype(np.float64) - decoded.astype(np.float64)) ** 2)
+    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """MS-SSIM (5 scales). The Gaussian window shrinks from 11 to fit small images (Kodak-mini's
+    128-pixel side needs 7: the coarsest scale must still hold one window)."""
+    import torch
+    from pytorch_msssim import ms_ssim
+
+    side = min(reference.shape[:2])
+    window = next((w for w in (11, 9, 7, 5, 3) if side > (w - 1) * 16), None)
+    if window is None:
+        return math.nan
+    to_tensor = lambda a: torch.from_numpy(a.astype(np.float32)).permute(2, 0, 1)[None]
+    return float(ms_ssim(to_tensor(reference), to_tensor(decoded), data_range=255,
+                         win_size=window))
+
+
+def codec_fingerprint() -> str:
+    """Hash of the codec's source: cached neural results are valid only for the same code."""
+    digest = hashlib.sha256()
+    package = ROOT.parent / "sasnet_codec"
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def run_pillow(codec: str, quality: int, image: BenchImage) -> Row:
+    fmt, options = PILLOW_FORMATS[codec]
+    buffer = io.BytesIO()
+    start = time.perf_counter()
+    Image.fromarray(image.pixels).save(buffer, format=fmt, quality=quality, **options)
+    encoding = time.perf_counter() - start
+    data = buffer.getvalue()
+    start = time.perf_counter()
+    with Image.open(io.BytesIO(data)) as decoded_image:
+        decoded = np.asarray(decoded_image.convert("RGB"))
+    decoding = time.perf_counter() - start
+    height, width = image.pixels.shape[:2]
+    return Row(codec, quality, image.name, len(data) * 8 / (width * height),
+               psnr_rgb(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
+               decoding)
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_neural(arch: str, quality: int, image: BenchImage, folder: str, device: str,
+               fit_steps: int | None) -> Row:
+    """One real encode and decode through the public file API."""
+    import sasnet_codec as sc
+
+    work = Path(folder)
+    work.mkdir(parents=True, exist_ok=True)
+    source, coded, decoded_path = (work / f"{image.name}.png", work / f"{image.name}.sas",
+                                   work / f"{image.name}.decoded.png")
+    Image.fromarray(image.pixels).save(source)
+    start = time.perf_counter()
+    sc.encode_file(source, coded, quality=quality, arch=arch, device=device, fit_steps=fit_steps,
+                   progress=False)
+    encoding = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded = sc.decode_file(coded, decoded_path)
+    decoding = time.perf_counter() - start
+    height, width = image.pixels.shape[:2]
+    bpp = coded.stat().st_size * 8 / (width * height)
+    return Row(arch, quality, image.name, bpp, psnr_rgb(image.pixels, decoded),
+               ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
+
+
+def estimate_seconds(images: list[BenchImage], archs: list[str], qualities: list[int],
+                     device: str, fit_steps: int | None, jobs: int, threads: int) -> float:
+    """Wall-clock guess for the neural tasks: time a few fitting steps of each network size on
+    the first image and scale by steps (fit + fine-tune + search, about 1.25x the fit)."""
+    import torch
+
+    import sasnet_codec as sc
+    from sasnet_codec.fit import Targets
+    from sasnet_codec.model import SASNet
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        first = sc.image_from_array(images[0].pixels)
+        total = 0.0
+        for arch in archs:
+            for quality in qualities:
+                config = sc.encoder_config(first.width, first.height, 3, quality, arch,
+                                           device=device)
+                model = SASNet(config.model, device=sc.device.resolve_device(device))
+                targets = Targets.from_image(first, next(model.parameters()).device)
+                model(targets.coords).square().mean().backward()
+                start = time.perf_counter()
+                for _ in range(3):
+                    model(targets.coords).square().mean().backward()
+                per_step = (time.perf_counter() - start) / 3
+                steps = fit_steps or config.fit.steps
+                total += 1.25 * per_step * (steps + config.quant.finetune_steps)
+    finally:
+        torch.set_num_threads(previous)
+    return total * len(images) / jobs
+
+
+def cache_path(cache: Path, dataset: str, codec: str, point: float, image: str,
+               fingerprint: str) -> Path:
+    return cache / dataset / fingerprint / codec / f"{point:g}" / f"{image}.json"
+
+
+def aggregate(rows: list[Row], codec: str, images: int, description: str) -> dict:
+    """CompressAI's schema: per rate point, the mean over images (complete points only)."""
+    points = sorted({r.point for r in rows if r.codec == codec})
+    results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
+                                   "decoding_time")}
+    per_image = []
+    for point in points:
+        mine = [r for r in rows if r.codec == codec and r.point == point]
+        if len(mine) < images:
+            continue
+        results["bpp"].append(statistics.fmean(r.bpp for r in mine))
+        results["psnr-rgb"].append(statistics.fmean(r.psnr for r in mine))
+        results["ms-ssim-rgb"].append(statistics.fmean(r.ms_ssim for r in mine))
+        results["encoding_time"].append(statistics.fmean(r.encoding_time for r in mine))
+        results["decoding_time"].append(statistics.fmean(r.decoding_time for r in mine))
+        per_image += [asdict(r) for r in mine]
+    return {"name": CODEC_NAMES[codec], "description": description, "results": results,
+            "rate_points": [p for p in points
+                            if sum(r.codec == codec and r.point == p for r in rows) >= images],
+            "per_image": per_image}
+
+
+def hardware(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return f"{torch.cuda.get_device_name(0)} (CUDA)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible"
+
+
+def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
+    lines = [f"# Rate-distortion on {dataset}", "",
+             f"Hardware: {hw}. Settings: {json.dumps(settings)}.", "",
+             "Bjoentegaard deltas of **sasnet** against each codec, over the overlapping range "
+             "(PCHIP interpolation of log-rate vs PSNR, integrated exactly; negative BD-rate = "
+             "sasnet needs fewer bits for the same PSNR):", "",
+             "| against | BD-rate | BD-PSNR | points (sasnet / other) |", "|---|---|---|---|"]
+    anchor = reports.get("sasnet")
+    for codec, report in reports.items():
+        if codec == "sasnet" or anchor is None:
+            continue
+        ours, theirs = anchor["results"], report["results"]
+        rate = bd_rate(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
+        gain = bd_psnr(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
+        lines.append(f"| {report['name']} | {rate:+.1f}% | {gain:+.2f} dB | "
+                     f"{len(ours['bpp'])} / {len(theirs['bpp'])} |")
+    lines += ["", "Mean over images at each rate point:", "",
+              "| codec | setting | bpp | PSNR-RGB (dB) | MS-SSIM | encode (s) | decode (s) |",
+              "|---|---|---|---|---|---|---|"]
+    for codec, report in reports.items():
+        r = report["results"]
+        for i, point in enumerate(report["rate_points"]):
+            lines.append(f"| {codec} | {point:g} | {r['bpp'][i]:.3f} | {r['psnr-rgb'][i]:.2f} | "
+                         f"{r['ms-ssim-rgb'][i]:.4f} | {r['encoding_time'][i]:.2f} | "
+                         f"{r['decoding_time'][i]:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(reports: dict[str, dict], dataset: str, path: Path, with_anchors: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for codec, report in reports.items():
+        r = report["results"]
+        style = dict(marker="o", linewidth=2.2 if codec == "sasnet" else 1.4)
+        left.plot(r["bpp"], r["psnr-rgb"], label=report["name"], **style)
+        right.plot(r["bpp"], [-10 * math.log10(max(1e-9, 1 - s)) for s in r["ms-ssim-rgb"]],
+                   label=report["name"], **style)
+    if with_anchors and ANCHORS.exists():
+        for name, entry in json.loads(ANCHORS.read_text())["codecs"].items():
+            bpp, psnr = zip(*entry["points"])
+            left.plot(bpp, psnr, linestyle="--", marker=".", alpha=0.7, label=f"{name} [pub.]")
+    left.set(xlabel="bits per pixel", ylabel="PSNR-RGB (dB)", title=f"{dataset}: PSNR")
+    right.set(xlabel="bits per pixel", ylabel="MS-SSIM (dB)", title=f"{dataset}: MS-SSIM")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> dict[str, dict]:
+    folder = Path(args.images) if args.images else default_folder()
+    images = load_images(folder, args.downscale, args.limit)
+    dataset = args.name or dataset_label(folder, args.downscale)
+    out = Path(args.output) if args.output else RESULTS / dataset
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(args.cache) if args.cache else CACHE
+    fingerprint = codec_fingerprint() + (f"-s{args.steps}" if args.steps else "") + (
+        f"-{args.device}" if args.device != "auto" else "")
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(args.jobs or cores, len(images)))
+    threads = max(1, cores // jobs)
+    tasks = [(codec, q, image) for codec in args.pillow for q in PILLOW_POINTS[codec]
+             for image in images]
+    neural = [(arch, q, image) for arch in args.arch for q in args.qualities for image in images]
+    rows: list[Row] = []
+    todo = []
+    for codec, point, image in tasks + neural:
+        cached = cache_path(cache, dataset, codec, point, image.name, fingerprint)
+        if cached.exists():
+            rows.append(Row(**json.loads(cached.read_text())))
+        else:
+            todo.append((codec, point, image))
+    neural_todo = [t for t in todo if t[0] in ("sasnet", "siren", "femb")]
+    print(f"{dataset}: {len(images)} images, {len(tasks) + len(neural)} encodes, "
+          f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
+    if neural_todo:
+        pending = sorted({(a, q) for a, q, _ in neural_todo})
+        seconds = estimate_seconds(images, sorted({a for a, _ in pending}),
+                                   sorted({q for _, q in pending}), args.device, args.steps,
+                                   jobs, threads) * len(neural_todo) / max(1, len(neural))
+        print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
+
+    def store(row: Row) -> None:
+        path = cache_path(cache, dataset, row.codec, row.point, row.image, fingerprint)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(row)))
+        rows.append(row)
+
+    with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
+        for codec, point, image in [t for t in todo if t[0] in PILLOW_POINTS]:
+            store(run_pillow(codec, point, image))
+            bar.update()
+        if neural_todo:
+            context = multiprocessing.get_context("spawn")
+            with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
+                pending = {
+                    pool.submit(run_neural, arch, quality, image,
+                                str(cache / dataset / fingerprint / arch / f"{quality:g}"),
+                                args.device, args.steps): (arch, quality, image.name)
+                    for arch, quality, image in neural_todo
+                }
+                for done in futures.as_completed(pending):
+                    store(done.result())
+                    bar.update()
+    hw = hardware(args.device)
+    description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
+                   + (f", fit steps {args.steps}" if args.steps else ""))
+    reports = {codec: aggregate(rows, codec, len(images), description)
+               for codec in list(args.arch) + list(args.pillow)}
+    for codec, report in reports.items():
+        (out / f"{codec}.json").write_text(json.dumps(report, indent=1))
+    settings = {"images": len(images), "downscale": args.downscale,
+                "sasnet_qualities": args.qualities, "fit_steps": args.steps or "preset",
+                "jobs": jobs, "threads_per_job": threads}
+    (out / "summary.md").write_text(summary_markdown(reports, dataset, hw, settings))
+    plot(reports, dataset, out / "rd.png", with_anchors=dataset == "kodak")
+    print((out / "summary.md").read_text())
+    return reports
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", help="folder of images (default: Kodak beside the checkout)")
+    parser.add_argument("--downscale", type=int, default=1, help="Lanczos factor (4: Kodak-mini)")
+    parser.add_argument("--limit", type=int, help="only the first N images")
+    parser.add_argument("--name", help="dataset label for the results folder")
+    parser.add_argument("--output", help="results folder (default benchmarks/results/<dataset>)")
+    parser.add_argument("--arch", nargs="+", default=["sasnet", "siren"],
+                        choices=["sasnet", "siren", "femb"], help="networks to run")
+    parser.add_argument("--qualities", nargs="+", type=int, default=[2, 4, 6, 8],
+                        help="sasnet quality presets (rate points)")
+    parser.add_argument("--pillow", nargs="*", default=["jpeg", "webp", "avif"],
+                        choices=sorted(PILLOW_POINTS), help="Pillow codecs to compare")
+    parser.add_argument("--cache", help=f"per-image results cache (default {CACHE})")
+    parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")
+    parser.add_argument("--quiet", action="store_true")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

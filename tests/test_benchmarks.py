@@ -1,0 +1,45 @@
+"""The benchmark scripts on two tiny images: schema and bookkeeping, not numbers."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from benchmarks import rd_curve
+from benchmarks.bd_metrics import bd_psnr, bd_rate
+
+from tests.helpers import synthetic_image
+
+
+def test_bd_metrics_on_known_shifts():
+    bpp = np.array([0.25, 0.5, 1.0, 2.0])
+    psnr = np.array([28.0, 31.0, 34.0, 37.0])
+    assert abs(bd_rate(bpp, psnr, 0.8 * bpp, psnr) + 20.0) < 1e-6
+    assert abs(bd_psnr(bpp, psnr, bpp, psnr + 1.5) - 1.5) < 1e-9
+    assert np.isnan(bd_rate(bpp, psnr, bpp * 100, psnr + 50))   # no overlap
+
+
+def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for seed in (0, 1):
+        Image.fromarray(synthetic_image(40, 32, seed=seed)).save(images / f"im{seed}.png")
+    args = ["--images", str(images), "--qualities", "1", "2", "--steps", "10", "--jobs", "1",
+            "--arch", "sasnet", "--pillow", "jpeg", "--output", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
+    reports = rd_curve.main(args)
+    report = json.loads((tmp_path / "out" / "sasnet.json").read_text())
+    assert set(report) >= {"name", "description", "results"}
+    assert set(report["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
+                                      "decoding_time"}
+    assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
+    sas_files = list((tmp_path / "cache").rglob("*.sas"))
+    for row in report["per_image"]:
+        coded = [f for f in sas_files if f.stem == row["image"] and f"/{row['point']:g}/" in str(f)]
+        assert len(coded) == 1
+        assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
+    assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
+    assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
+    # A second run finds everything cached and reproduces the same numbers.
+    again = rd_curve.main(args)
+    assert again["sasnet"]["results"] == reports["sasnet"]["results"]
