@@ -42,4 +42,5 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
     # A second run finds everything cached and reproduces the same numbers.
     again = rd_curve.main(args)
-    assert again["sasnet"]["results"] == reports["sasnet"]["results"]
+    for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
+        assert again["sasnet"]["results"][key] == reports["sasnet"]["results"][key]
