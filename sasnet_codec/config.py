@@ -137,7 +137,7 @@ def high_frequency_count(config: ModelConfig) -> int:
 class FitConfig:
     """The encoder's optimisation schedule (not stored in the bitstream)."""
 
-    steps: int = 1500
+    steps: int = 1000
     backbone_lr: float = 2e-3        # sine layers and embedding phases
     mask_lr: float = 1e-2            # hash grid and mask decoder
     final_lr_fraction: float = 0.01  # cosine decay ends at this fraction of each rate
@@ -157,7 +157,7 @@ class QuantConfig:
 
     rd_slope: float = 1.0            # lambda = rd_slope * MSE / bits: the rate-distortion trade
     finetune_steps: int = 150        # quantization-aware steps after the step search
-    finetune_lr: float = 2e-4
+    finetune_lr: float = 1e-5        # larger rates undo more than they fix (measured)
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
     def replace(self, **changes: Any) -> "QuantConfig":

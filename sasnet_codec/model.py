@@ -38,9 +38,14 @@ class SASNet(nn.Module):
         if config.has_masks:
             use_tcnn = choose_tcnn(torch.device(device), grid_backend)
             self.masks = MaskNetwork(config, generator, use_tcnn=use_tcnn)
-            # Column j of the mask output that gates embedding row i; column 0 is a constant 1
-            # prepended for the low band, which is never masked.
-            self.register_buffer("band_column", self.first.band.clone(), persistent=False)
+            # 0/1 matrices that spread one mask value over its band or group: a tiny matmul is
+            # much faster than gathering a per-neuron mask, forward and backward. Row 0 of the
+            # band spreader belongs to the low band, which is never masked (its mask is 1).
+            bands = nn.functional.one_hot(self.first.band, config.n_bands + 1).T.float()
+            groups = torch.arange(config.hidden_width) // (config.hidden_width // config.n_groups)
+            self.register_buffer("band_spread", bands, persistent=False)
+            self.register_buffer("group_spread", nn.functional.one_hot(groups).T.float(),
+                                 persistent=False)
         self.to(device)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
@@ -52,12 +57,10 @@ class SASNet(nn.Module):
         masks = self.masks(coords)
         cfg = self.config
         band_masks = torch.cat([torch.ones_like(masks[:, :1]), masks[:, : cfg.n_bands]], dim=1)
-        h = h * band_masks[:, self.band_column]
-        group_size = cfg.hidden_width // cfg.n_groups
+        h = h * (band_masks @ self.band_spread)
         for i, layer in enumerate(self.hidden):
             start = cfg.n_bands + i * cfg.n_groups
-            group_masks = masks[:, start : start + cfg.n_groups]
-            h = layer(h) * group_masks.repeat_interleave(group_size, dim=1)
+            h = layer(h) * (masks[:, start : start + cfg.n_groups] @ self.group_spread)
         return self.output(h)
 
     def coded_parameters(self) -> list[tuple[str, nn.Parameter]]:

@@ -89,10 +89,10 @@ class StepSearch:
         spread = float(original.std()) if original.numel() > 1 else float(original.abs().max())
         spread = max(spread, float(original.abs().max()) / 64, 1e-8)
         peak = float(original.abs().max())
-        # Steps from spread/2 down to spread/512, four per octave.
+        # Steps from spread/2 down to spread/512, two per octave.
         centre = -8.0 * math.log2(spread)
-        indices = sorted({min(QUANT_STEP_COUNT - 1, max(0, round(centre + 8 + 2 * k)))
-                          for k in range(0, 33)})
+        indices = sorted({min(QUANT_STEP_COUNT - 1, max(0, round(centre + 8 + 4 * k)))
+                          for k in range(0, 17)})
         found = []
         try:
             for index in indices:

@@ -108,5 +108,6 @@ class HashGrid(nn.Module):
         """
         index, weight = lookup if lookup is not None else self.corner_indices(unit_coords)
         table = self.params.view(-1, self.features)
-        feats = table[index]                                                     # [N, L, 4, F]
+        # index_select (backward: index_add) is several times faster on CPU than table[index].
+        feats = table.index_select(0, index.reshape(-1)).view(*index.shape, self.features)
         return (feats * weight[..., None]).sum(dim=2).reshape(len(unit_coords), -1)
