@@ -5,6 +5,7 @@ overlapping range -- the variant of VCEG-AL22 / CompressAI's plots."""
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -18,7 +19,10 @@ def _monotone(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def _mean_gap(x_a, y_a, x_b, y_b) -> float:
+Points = Sequence[float] | np.ndarray
+
+
+def _mean_gap(x_a: Points, y_a: Points, x_b: Points, y_b: Points) -> float:
     """Mean of (y_b - y_a) over the overlap of the x ranges, NaN without overlap."""
     x_a, y_a = _monotone(np.asarray(x_a, float), np.asarray(y_a, float))
     x_b, y_b = _monotone(np.asarray(x_b, float), np.asarray(y_b, float))
@@ -32,13 +36,15 @@ def _mean_gap(x_a, y_a, x_b, y_b) -> float:
     return float((area_b - area_a) / (high - low))
 
 
-def bd_rate(anchor_bpp, anchor_psnr, test_bpp, test_psnr) -> float:
+def bd_rate(anchor_bpp: Points, anchor_psnr: Points, test_bpp: Points,
+            test_psnr: Points) -> float:
     """Average rate change of `test` against `anchor` at equal PSNR, in percent (negative:
     test needs fewer bits)."""
     gap = _mean_gap(anchor_psnr, np.log(anchor_bpp), test_psnr, np.log(test_bpp))
     return (math.exp(gap) - 1) * 100 if not math.isnan(gap) else math.nan
 
 
-def bd_psnr(anchor_bpp, anchor_psnr, test_bpp, test_psnr) -> float:
+def bd_psnr(anchor_bpp: Points, anchor_psnr: Points, test_bpp: Points,
+            test_psnr: Points) -> float:
     """Average PSNR gain of `test` over `anchor` at equal rate, in dB."""
     return _mean_gap(np.log(anchor_bpp), anchor_psnr, np.log(test_bpp), test_psnr)

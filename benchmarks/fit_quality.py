@@ -24,7 +24,7 @@ from sasnet_codec.coords import domain_extent
 from sasnet_codec.fit import fit
 from sasnet_codec.image_io import image_from_array
 from sasnet_codec.metrics import psnr_from_mse
-from sasnet_codec.model import parameter_count
+from sasnet_codec.layout import parameter_count
 from sasnet_codec.presets import shape_for_budget
 from sasnet_codec.render import render_float
 

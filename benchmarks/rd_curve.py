@@ -32,6 +32,8 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from sasnet_codec.metrics import psnr
+
 from .bd_metrics import bd_psnr, bd_rate
 from .datasets import BenchImage, dataset_label, default_folder, load_images
 
@@ -61,11 +63,6 @@ class Row:
     ms_ssim: float
     encoding_time: float  # seconds
     decoding_time: float  # seconds
-
-
-def psnr_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
-    mse = np.mean((reference.astype(np.float64) - decoded.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
@@ -105,7 +102,7 @@ def run_pillow(codec: str, quality: int, image: BenchImage) -> Row:
     decoding = time.perf_counter() - start
     height, width = image.pixels.shape[:2]
     return Row(codec, quality, image.name, len(data) * 8 / (width * height),
-               psnr_rgb(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
+               psnr(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
                decoding)
 
 
@@ -134,7 +131,7 @@ def run_neural(arch: str, quality: int, image: BenchImage, folder: str, device: 
     decoding = time.perf_counter() - start
     height, width = image.pixels.shape[:2]
     bpp = coded.stat().st_size * 8 / (width * height)
-    return Row(arch, quality, image.name, bpp, psnr_rgb(image.pixels, decoded),
+    return Row(arch, quality, image.name, bpp, psnr(image.pixels, decoded),
                ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
 
 
@@ -349,7 +346,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--output", help="results folder (default benchmarks/results/<dataset>)")
     parser.add_argument("--arch", nargs="+", default=["sasnet", "siren"],
                         choices=["sasnet", "siren", "femb"], help="networks to run")
-    parser.add_argument("--qualities", nargs="+", type=int, default=[2, 4, 6, 8],
+    parser.add_argument("--qualities", nargs="+", type=int, default=[1, 3, 5, 8],
                         help="sasnet quality presets (rate points)")
     parser.add_argument("--pillow", nargs="*", default=["jpeg", "webp", "avif"],
                         choices=sorted(PILLOW_POINTS), help="Pillow codecs to compare")

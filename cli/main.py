@@ -71,7 +71,10 @@ def encode(input_path: str, output_path: str, quality: int, target_bpp: float | 
 def decode(input_path: str, output_path: str | None, width: int | None, height: int | None,
            scale: float | None, device: str, max_pixels: int, quiet: bool) -> None:
     """Decode the .sas file IN to an image, at its size or any other."""
-    output_path = output_path or str(Path(input_path).with_suffix(".png"))
+    if output_path is None:
+        if not Path(input_path).name:
+            raise sc.CodecError("no input file given")
+        output_path = str(Path(input_path).with_suffix(".png"))
     start = time.perf_counter()
     pixels = sc.decode_file(input_path, output_path, width, height, scale, device, max_pixels)
     if not quiet:
@@ -126,10 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("sasnet-codec: interrupted", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("sasnet-codec: interrupted", err=True)
         return EXIT_INTERRUPTED
     except click.exceptions.Exit as done:

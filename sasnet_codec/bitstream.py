@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .config import ARCHITECTURES, ModelConfig
 from .errors import CodecError
-from .model import parameter_count, parameter_shapes
+from .layout import parameter_count, parameter_shapes
 
 MAGIC = b"SAS"
 FORMAT_VERSION = 1
@@ -25,7 +25,10 @@ DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
 MAX_PARAMETERS = 1 << 24
-"""Largest network a decoder agrees to build (64 MB of float32)."""
+"""Largest network a decoder agrees to build (64 MB of float32)..."""
+PARAMETERS_PER_PIXEL_LIMIT = 4
+"""...and at most this many parameters per coded pixel (beyond a 65536 floor): presets use
+under 1, and the limit keeps a tiny file from asking for a huge network on a huge canvas."""
 MAX_DIMENSION = 1 << 16
 
 CONFIG_FIELDS = (
@@ -121,6 +124,22 @@ class _Reader:
             shift += 7
 
 
+def check_limits(width: int, height: int, model: ModelConfig, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 who: str = "this image needs") -> None:
+    """Raise CodecError unless a decoder with these limits accepts such a file. The encoder
+    calls it before fitting, the parser before allocating."""
+    if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
+        raise CodecError(f"{who} {width}x{height} pixels; each side must be 1..{MAX_DIMENSION}")
+    if width * height > max_pixels:
+        raise CodecError(f"{who} {width}x{height} pixels, above the limit of {max_pixels}; "
+                         "raise max_pixels if you trust it")
+    parameters = parameter_count(model)
+    limit = min(MAX_PARAMETERS, max(1 << 16, PARAMETERS_PER_PIXEL_LIMIT * width * height))
+    if parameters > limit:
+        raise CodecError(f"{who} a network of {parameters} parameters, above the limit of "
+                         f"{limit} for a {width}x{height} image")
+
+
 def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     """Parse and check a .sas file. Raises CodecError, naming the problem, for anything that is
     not a well-formed file of a supported version within the limits."""
@@ -139,22 +158,18 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     reader.take(len(MAGIC) + 1)
     width = reader.varint(MAX_DIMENSION)
     height = reader.varint(MAX_DIMENSION)
-    if width == 0 or height == 0:
-        raise CodecError("corrupt .sas header: zero image size")
-    if width * height > max_pixels:
-        raise CodecError(f"the file declares {width}x{height} pixels, above the limit of "
-                         f"{max_pixels}; raise max_pixels if you trust it")
     flags = reader.byte()
     arch_index = flags >> 3 & 0x3
     if flags >> 5 or arch_index >= len(ARCHITECTURES):
         raise CodecError("corrupt .sas header: unknown flags")
     fields = {name: reader.varint() for name in CONFIG_FIELDS}
     model = ModelConfig(arch=ARCHITECTURES[arch_index], channels=(flags & 0x3) + 1, **fields)
-    if parameter_count(model) > MAX_PARAMETERS:
-        raise CodecError(f"the file declares a network above {MAX_PARAMETERS} parameters")
+    check_limits(width, height, model, max_pixels, "the file declares")
     sections = tuple(SectionCoding(reader.byte(), reader.byte())
                      for _ in parameter_shapes(model))
     payload_length = reader.varint(len(data))
+    if payload_length % 4:
+        raise CodecError("corrupt .sas file: the payload is not a whole number of 32-bit words")
     payload = reader.take(payload_length)
     if reader.pos != reader.end:
         raise CodecError("corrupt .sas file: unexpected bytes after the payload")

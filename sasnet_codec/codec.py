@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,13 +25,17 @@ from .errors import CodecError
 from .files import read_input_file, same_file, write_atomically
 from .fit import Targets, fit
 from .image_io import ImageData, image_from_array, load_image, save_image, to_integer_array
+from .layout import parameter_count, parameter_shapes
 from .metrics import bits_per_pixel, psnr
-from .model import SASNet, parameter_count, parameter_shapes
+from .model import SASNet
 from .presets import (DEFAULT_QUALITY, EXPECTED_BITS_PER_PARAMETER, encoder_config,
                       shape_for_budget)
 from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
                        quantize_model)
 from .render import render
+
+HEADER_ALLOWANCE_BYTES = 64
+"""Header bytes set aside when sizing a network for a rate target."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,8 @@ def encode(image: ImageData | np.ndarray, config: EncoderConfig | None = None,
     """Fit, quantize and entropy-code one image.
 
     With `target_bpp` the network is sized for that rate (refitted at most twice if the first
-    size misses) and the quantization steps are then chosen to land on it; otherwise
-    `config` (default: the default quality preset for this image) decides everything.
+    size misses by over 20%) and the quantization steps then land on it; otherwise `config`
+    (default: the default quality preset for this image) decides everything.
     """
     if not isinstance(image, ImageData):
         image = image_from_array(image)
@@ -57,15 +63,18 @@ def encode(image: ImageData | np.ndarray, config: EncoderConfig | None = None,
         config = encoder_config(image.width, image.height, image.channels)
     if config.model.channels != image.channels:
         config = config.replace(model=config.model.replace(channels=image.channels))
-    if target_bpp is None:
-        model, fit_psnr, choice = _fit_and_search(image, config, None, progress)
-    else:
-        model, fit_psnr, choice = _fit_for_rate(image, config, target_bpp, progress)
-    device = next(model.parameters()).device
+    bitstream.check_limits(image.width, image.height, config.model)
+    device = resolve_device(config.fit.device)
     targets = Targets.from_image(image, device)
-    finetune_quantized(model, choice, targets, config.quant, config.fit.max_batch_pixels,
+    if target_bpp is None:
+        model, fit_psnr, search = _fit_and_search(image, config, targets, progress)
+        choice = search.at_slope(config.quant.rd_slope)
+    else:
+        model, fit_psnr, choice = _fit_for_rate(image, config, targets, target_bpp, progress)
+    steps = {name: candidate.step_index for name, candidate in choice.items()}
+    finetune_quantized(model, steps, targets, config.quant, config.fit.max_batch_pixels,
                        config.fit.seed, progress)
-    data = pack_model(model, choice, image)
+    data = pack_model(model, steps, image)
     decoded = decode(data)
     reference = to_integer_array(image.pixels, image.bit_depth)
     return EncodeResult(
@@ -74,42 +83,33 @@ def encode(image: ImageData | np.ndarray, config: EncoderConfig | None = None,
         parameters=parameter_count(model.config), seconds=time.perf_counter() - start)
 
 
-def _fit_and_search(image: ImageData, config: EncoderConfig, target_bits: float | None,
-                    progress: bool) -> tuple[SASNet, float, dict[str, int]]:
-    result = fit(image, config.model, config.fit, progress)
-    targets = Targets.from_image(image, next(result.model.parameters()).device)
-    search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
-                        config.quant)
-    choice = (search.at_slope(config.quant.rd_slope) if target_bits is None
-              else search.at_bits(target_bits))
-    return result.model, result.psnr, {name: c.step_index for name, c in choice.items()}
+def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
+                    progress: bool) -> tuple[SASNet, float, StepSearch]:
+    result = fit(image, config.model, config.fit, progress, targets)
+    search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed))
+    return result.model, result.psnr, search
 
 
-def _fit_for_rate(image: ImageData, config: EncoderConfig, target_bpp: float,
-                  progress: bool, attempts: int = 3) -> tuple[SASNet, float, dict[str, int]]:
+def _fit_for_rate(image: ImageData, config: EncoderConfig, targets: Targets, target_bpp: float,
+                  progress: bool, attempts: int = 3):
     """Size the network for the rate, refit if its natural rate misses by over 20%, then let
     the step search land on the target (header bytes set aside)."""
-    if target_bpp <= 0:
-        raise CodecError("the bpp target must be positive")
+    if not (math.isfinite(target_bpp) and target_bpp > 0):
+        raise CodecError("the bpp target must be a positive number")
     pixels = image.width * image.height
-    payload_bits = target_bpp * pixels - 8 * 64
+    payload_bits = target_bpp * pixels - 8 * HEADER_ALLOWANCE_BYTES
     if payload_bits < 8 * 256:
         raise CodecError(f"a {target_bpp} bpp target leaves too few bytes for any network")
     budget = round(payload_bits / EXPECTED_BITS_PER_PARAMETER)
     for attempt in range(attempts):
         model_config = shape_for_budget(budget, image.width, image.height, image.channels,
                                         config.model.arch, config.model.seed)
-        attempt_config = config.replace(model=model_config)
-        result = fit(image, model_config, config.fit, progress)
-        targets = Targets.from_image(image, next(result.model.parameters()).device)
-        search = StepSearch(result.model,
-                            targets.sample(config.quant.search_pixels, config.fit.seed),
-                            attempt_config.quant)
-        natural_bits = search.totals(search.at_slope(config.quant.rd_slope))[1]
-        ratio = payload_bits / natural_bits
+        bitstream.check_limits(image.width, image.height, model_config)
+        model, fit_psnr, search = _fit_and_search(image, config.replace(model=model_config),
+                                                  targets, progress)
+        ratio = payload_bits / search.totals(search.at_slope(config.quant.rd_slope))[1]
         if 0.8 <= ratio <= 1.25 or attempt == attempts - 1:
-            choice = search.at_bits(0.98 * payload_bits)
-            return result.model, result.psnr, {n: c.step_index for n, c in choice.items()}
+            return model, fit_psnr, search.at_bits(0.98 * payload_bits)
         budget = max(100, round(budget * ratio))
     raise AssertionError("unreachable")
 
@@ -124,19 +124,25 @@ def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) ->
     return bitstream.pack(Container(header, sections, payload))
 
 
-def decode_model(data: bytes, device: str = "cpu",
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, SASNet]:
-    """The header and the network with its decoded weights."""
+def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+                     ) -> tuple[Container, list[QuantizedTensor]]:
+    """The parsed container and every tensor's decoded symbols."""
     container = bitstream.unpack(data, max_pixels)
-    header = container.header
-    shapes = parameter_shapes(header.model)
-    layout = [(int(np.prod(shape)), s.scale_index) for (_, shape), s in zip(shapes, container.sections)]
+    shapes = parameter_shapes(container.header.model)
+    layout = [(math.prod(shape), s.scale_index) for (_, shape), s in zip(shapes, container.sections)]
     symbols = decode_sections(container.payload, layout)
     tensors = [QuantizedTensor(name, shape, section.step_index, values)
                for (name, shape), section, values in zip(shapes, container.sections, symbols)]
-    model = SASNet(header.model, device="cpu", grid_backend="torch")
+    return container, tensors
+
+
+def decode_model(data: bytes, device: str = "cpu",
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, SASNet]:
+    """The header and the network with its decoded weights."""
+    container, tensors = decode_container(data, max_pixels)
+    model = SASNet(container.header.model, device="cpu", grid_backend="torch")
     load_quantized(model, tensors)
-    return header, model.to(resolve_device(device)).eval()
+    return container.header, model.to(resolve_device(device)).eval()
 
 
 def output_size(header: Header, width: int | None, height: int | None,
@@ -146,8 +152,8 @@ def output_size(header: Header, width: int | None, height: int | None,
     if scale is not None and (width is not None or height is not None):
         raise CodecError("give either a scale or a width/height, not both")
     if scale is not None:
-        if not scale > 0:
-            raise CodecError("the scale must be positive")
+        if not (math.isfinite(scale) and scale > 0):
+            raise CodecError("the scale must be a positive number")
         width, height = round(header.width * scale), round(header.height * scale)
     elif width is not None and height is None:
         height = round(width * header.height / header.width)
@@ -174,6 +180,15 @@ def decode(data: bytes, width: int | None = None, height: int | None = None,
     return render(model, out_width, out_height, extent, header.bit_depth)
 
 
+def _check_output(input_path: str | os.PathLike, output_path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that would destroy the input or cannot be written."""
+    if same_file(input_path, output_path):
+        raise CodecError("the output path is the input file; refusing to overwrite it")
+    folder = Path(output_path).parent
+    if not folder.is_dir():
+        raise CodecError(f"output folder {str(folder)!r} does not exist")
+
+
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
                 config: EncoderConfig | None = None, *, quality: int = DEFAULT_QUALITY,
                 arch: str = "sasnet", seed: int = 0, device: str = "auto",
@@ -184,8 +199,7 @@ def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
     Without `config`, the preset for `quality` (and `arch`, `seed`, `device`) is sized to the
     image; `fit_steps` overrides its number of fitting steps.
     """
-    if same_file(input_path, output_path):
-        raise CodecError("the output path is the input file; refusing to overwrite it")
+    _check_output(input_path, output_path)
     image = load_image(input_path)
     if config is None:
         config = encoder_config(image.width, image.height, image.channels, quality, arch, seed,
@@ -201,8 +215,7 @@ def decode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
                 width: int | None = None, height: int | None = None, scale: float | None = None,
                 device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode a .sas file to an image file whose format follows the extension."""
-    if same_file(input_path, output_path):
-        raise CodecError("the output path is the input file; refusing to overwrite it")
+    _check_output(input_path, output_path)
     pixels = decode(read_input_file(input_path), width, height, scale, device, max_pixels)
     save_image(pixels, output_path)
     return pixels

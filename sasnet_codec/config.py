@@ -9,9 +9,11 @@ dictionary that the bitstream and the JSON reports carry.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from . import layout
 from .errors import CodecError
 
 ARCHITECTURES = ("sasnet", "femb", "siren")
@@ -19,8 +21,15 @@ ARCHITECTURES = ("sasnet", "femb", "siren")
 siren: a plain SIREN with a trainable first layer (the COIN-style baseline)."""
 
 
+class _Settings:
+    """`replace` for every frozen config (validation reruns in __post_init__)."""
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Settings):
     """Architecture of one network. Integer-only so that it packs exactly into a header."""
 
     arch: str = "sasnet"
@@ -73,9 +82,6 @@ class ModelConfig:
     def from_dict(cls, values: Mapping[str, Any]) -> "ModelConfig":
         return _from_dict(cls, values)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
-        return dataclasses.replace(self, **changes)
-
 
 # Hard limits for any config, including one read from an untrusted header: they bound the
 # memory a decoder allocates before it has checked a single payload byte.
@@ -119,22 +125,20 @@ def validate_model_config(config: ModelConfig) -> None:
     if config.has_embedding:
         if config.low_freq_range >= config.band_limit:
             raise CodecError("low_freq_range must be smaller than band_limit")
-        high_count = high_frequency_count(config)
-        if high_count < config.n_bands and config.has_masks:
+        high_count = layout.high_frequency_count(config)
+        if config.has_masks and high_count < config.n_bands:
             raise CodecError("the embedding is too narrow for its number of bands")
-        if high_count > (2 * config.band_limit + 1) ** 2 // 2:
+        if high_count > layout.half_plane_size(config.low_freq_range, config.band_limit):
             raise CodecError("embedding_width asks for more high frequencies than the band holds")
 
 
-def high_frequency_count(config: ModelConfig) -> int:
-    """Rows of the embedding in the high group (the rest: 2 unit rows and the low box)."""
-    low_count = max(0, round(config.embedding_width * config.low_freq_percent / 100) - 2)
-    low_count = min(low_count, (2 * config.low_freq_range + 1) ** 2 // 2 - 2)
-    return config.embedding_width - 2 - low_count
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise CodecError(message)
 
 
 @dataclass(frozen=True)
-class FitConfig:
+class FitConfig(_Settings):
     """The encoder's optimisation schedule (not stored in the bitstream)."""
 
     steps: int = 1000
@@ -147,12 +151,18 @@ class FitConfig:
     device: str = "auto"             # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     log_every: int = 25              # progress-bar refresh, in steps
 
-    def replace(self, **changes: Any) -> "FitConfig":
-        return dataclasses.replace(self, **changes)
+    def __post_init__(self) -> None:
+        _require(self.steps >= 1, "the number of fitting steps must be at least 1")
+        _require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
+        _require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
+        _require(self.max_batch_pixels >= 1 and self.log_every >= 1,
+                 "max_batch_pixels and log_every must be at least 1")
+        _require(self.target_psnr is None or math.isfinite(self.target_psnr),
+                 "the target PSNR must be a finite number")
 
 
 @dataclass(frozen=True)
-class QuantConfig:
+class QuantConfig(_Settings):
     """How trained float weights become integer symbols."""
 
     rd_slope: float = 1.0            # lambda = rd_slope * MSE / bits: the rate-distortion trade
@@ -160,23 +170,23 @@ class QuantConfig:
     finetune_lr: float = 1e-5        # larger rates undo more than they fix (measured)
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
-    def replace(self, **changes: Any) -> "QuantConfig":
-        return dataclasses.replace(self, **changes)
+    def __post_init__(self) -> None:
+        _require(math.isfinite(self.rd_slope) and self.rd_slope > 0, "rd_slope must be positive")
+        _require(self.finetune_steps >= 0, "finetune_steps cannot be negative")
+        _require(self.finetune_lr > 0, "finetune_lr must be positive")
+        _require(self.search_pixels >= 1, "search_pixels must be at least 1")
 
 
 @dataclass(frozen=True)
-class EncoderConfig:
+class EncoderConfig(_Settings):
     """Everything the encoder needs: the model to fit, how to fit it, how to quantize it."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     quant: QuantConfig = field(default_factory=QuantConfig)
 
-    def replace(self, **changes: Any) -> "EncoderConfig":
-        return dataclasses.replace(self, **changes)
 
-
-def _from_dict(cls: type, values: Mapping[str, Any]):
+def _from_dict(cls: type, values: Mapping[str, Any]) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(values) - known
     if unknown:

@@ -14,14 +14,16 @@ def domain_extent(width: int, height: int) -> tuple[float, float]:
 
 
 def pixel_centres(width: int, height: int, extent: tuple[float, float],
-                  row_start: int = 0, row_stop: int | None = None,
+                  start: int = 0, stop: int | None = None,
                   device: torch.device | str = "cpu") -> torch.Tensor:
-    """Coordinates [rows * width, 2] as (x, y), row-major, for rows [row_start, row_stop).
+    """Coordinates [stop - start, 2] as (x, y) of the pixels with row-major indices
+    [start, stop) (default: all of them).
 
-    Pixel i of n sits at extent * ((2 i + 1) / n - 1): centres, never the borders themselves.
+    Pixel i of n along an axis sits at extent * ((2 i + 1) / n - 1): centres, never the borders.
     """
-    row_stop = height if row_stop is None else row_stop
-    xs = (torch.arange(width, dtype=torch.float64) * 2 + 1) / width - 1
-    ys = (torch.arange(row_start, row_stop, dtype=torch.float64) * 2 + 1) / height - 1
-    grid_y, grid_x = torch.meshgrid(ys * extent[1], xs * extent[0], indexing="ij")
-    return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2).float().to(device)
+    stop = width * height if stop is None else stop
+    index = torch.arange(start, stop, dtype=torch.int64)
+    rows, columns = index // width, index % width
+    x = ((columns * 2 + 1).double() / width - 1) * extent[0]
+    y = ((rows * 2 + 1).double() / height - 1) * extent[1]
+    return torch.stack([x, y], dim=-1).float().to(device)

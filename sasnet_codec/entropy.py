@@ -63,14 +63,14 @@ def encode_sections(sections: list[Section]) -> bytes:
             raise ValueError("symbol outside the coder's range")
         if symbols.size:
             encoder.encode(symbols, _model(section.scale_index))
-    return encoder.get_compressed().tobytes()
+    return encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode_sections(payload: bytes, layout: list[tuple[int, int]]) -> list[np.ndarray]:
     """Inverse of encode_sections; layout lists (symbol count, scale index) per section."""
     if len(payload) % 4:
         raise CodecError("corrupt payload: its length is not a whole number of 32-bit words")
-    words = np.frombuffer(payload, dtype=np.uint32).copy()
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     try:
         decoder = constriction.stream.queue.RangeDecoder(words)
         return [

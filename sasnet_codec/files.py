@@ -23,12 +23,20 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     except OSError as error:
         raise CodecError(f"cannot write to {str(folder)!r}: {error.strerror}") from None
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would have.
+        os.chmod(temp_name, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as stream:
             write(stream)
         os.replace(temp_name, target)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_input_file(path: str | os.PathLike) -> bytes:

@@ -143,16 +143,16 @@ def full_image_mse(forward: Callable[[torch.Tensor], torch.Tensor], targets: Tar
 
 
 def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
-        progress: bool = True) -> FitResult:
+        progress: bool = True, targets: Targets | None = None) -> FitResult:
     """Train a network of `model_config` on `image` (float weights). Seeded: on CPU the same
-    inputs give the same model."""
+    inputs give the same model. `targets` may pass the image's pixels already on the device."""
     if model_config.channels != image.channels:
         model_config = model_config.replace(channels=image.channels)
     device = resolve_device(fit_config.device)
-    torch.manual_seed(fit_config.seed)
     start = time.perf_counter()
     model = SASNet(model_config, device=device)
-    targets = Targets.from_image(image, device)
+    if targets is None:
+        targets = Targets.from_image(image, device)
     backbone, masks = model.backbone_and_mask_parameters()
     groups, rates = [backbone], [fit_config.backbone_lr]
     if masks:

@@ -22,6 +22,8 @@ from .errors import CodecError
 from .files import read_input_file, write_atomically
 
 _EXIF_ORIENTATION = 0x0112
+PILLOW_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+"""Pillow's 8-bit mode for each channel count."""
 _MODE_CONVERSIONS = {
     "1": "L", "L": "L", "LA": "LA", "La": "LA", "PA": "RGBA", "RGB": "RGB", "RGBX": "RGB",
     "RGBA": "RGBA", "RGBa": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
@@ -88,7 +90,7 @@ def load_image(path: str | os.PathLike) -> ImageData:
                 array = _pillow_to_array(image)
     except (UnidentifiedImageError, Image.DecompressionBombError) as error:
         raise CodecError(f"{str(path)!r} is not a readable image: {error}") from None
-    except (OSError, SyntaxError, ValueError, png.Error) as error:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, png.Error) as error:
         raise CodecError(f"{str(path)!r} is a damaged or unsupported image: {error}") from None
     return image_from_array(_apply_orientation(array, orientation))
 
@@ -152,21 +154,14 @@ def save_image(array: np.ndarray, path: str | os.PathLike) -> None:
         return
     if array.dtype == np.uint16:
         array = to_integer_array(array.astype(np.float32) / 65535.0, 8)
-    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[channels]
+    mode = PILLOW_MODES[channels]
     image = Image.fromarray(array[:, :, 0] if channels == 1 else array, mode=mode)
     fmt = extensions[suffix]
 
     def write(stream) -> None:
         try:
             image.save(stream, format=fmt)
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, OverflowError, struct.error) as error:
             raise CodecError(f"cannot save a {mode} image as {fmt}: {error}") from None
 
     write_atomically(path, write)
-
-
-def png_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG header, without decoding; None if not a PNG."""
-    if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return None
-    return struct.unpack(">II", data[16:24])

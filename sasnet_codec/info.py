@@ -6,11 +6,10 @@ from typing import Any
 
 from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS
-from .codec import decode_model
+from .codec import decode_container
 from .entropy import laplace_bits
 from .metrics import bits_per_pixel
-from .model import parameter_count
-from .quantize import quantize_model
+from .layout import parameter_count
 from .tables import laplace_scale, quantization_step
 
 
@@ -20,13 +19,10 @@ def describe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any
     Sections share one range-coder stream, so per-section sizes are each section's ideal code
     length under its Laplace model; their sum is within a fraction of a percent of the payload.
     """
-    container = bitstream.unpack(data, max_pixels)
+    container, tensors = decode_container(data, max_pixels)
     header = container.header
-    _, model = decode_model(data, "cpu", max_pixels)
-    steps = {name: s.step_index for (name, _), s in zip(model.coded_parameters(),
-                                                         container.sections)}
     sections = []
-    for tensor, coding in zip(quantize_model(model, steps), container.sections):
+    for tensor, coding in zip(tensors, container.sections):
         sections.append({
             "name": tensor.name, "shape": list(tensor.shape), "step": quantization_step(
                 coding.step_index), "step_index": coding.step_index,

@@ -3,14 +3,11 @@ ModelConfig. The same seed and config give the same initial network everywhere."
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from .config import ModelConfig
 from .nn.embedding import FrequencyEmbedding
-from .nn.hash_grid import grid_parameter_count
 from .nn.masks import MaskNetwork, choose_tcnn
 from .nn.sine import LinearLayer, SineLayer
 
@@ -38,14 +35,12 @@ class SASNet(nn.Module):
         if config.has_masks:
             use_tcnn = choose_tcnn(torch.device(device), grid_backend)
             self.masks = MaskNetwork(config, generator, use_tcnn=use_tcnn)
-            # 0/1 matrices that spread one mask value over its band or group: a tiny matmul is
-            # much faster than gathering a per-neuron mask, forward and backward. Row 0 of the
-            # band spreader belongs to the low band, which is never masked (its mask is 1).
+            # A 0/1 matrix that spreads each band's mask over its (unequal) band of embedding
+            # rows: a tiny matmul, much faster than a per-neuron gather forward and backward.
+            # Row 0 belongs to the low band, which is never masked (its mask is 1). Hidden
+            # groups are equal, so their masks broadcast over a [N, groups, size] view.
             bands = nn.functional.one_hot(self.first.band, config.n_bands + 1).T.float()
-            groups = torch.arange(config.hidden_width) // (config.hidden_width // config.n_groups)
             self.register_buffer("band_spread", bands, persistent=False)
-            self.register_buffer("group_spread", nn.functional.one_hot(groups).T.float(),
-                                 persistent=False)
         self.to(device)
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
@@ -60,7 +55,8 @@ class SASNet(nn.Module):
         h = h * (band_masks @ self.band_spread)
         for i, layer in enumerate(self.hidden):
             start = cfg.n_bands + i * cfg.n_groups
-            h = layer(h) * (masks[:, start : start + cfg.n_groups] @ self.group_spread)
+            h = layer(h).view(len(h), cfg.n_groups, -1)
+            h = (h * masks[:, start : start + cfg.n_groups, None]).view(len(h), -1)
         return self.output(h)
 
     def coded_parameters(self) -> list[tuple[str, nn.Parameter]]:
@@ -88,33 +84,3 @@ class SASNet(nn.Module):
         backbone = [p for _, p in self.coded_parameters() if id(p) not in mask_ids]
         masks = [p for _, p in self.coded_parameters() if id(p) in mask_ids]
         return backbone, masks
-
-
-def parameter_shapes(config: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
-    """Names and shapes of `SASNet(config).coded_parameters()`, computed without building the
-    network: a decoder checks a header's claims before it allocates anything."""
-    width, hidden = config.embedding_width, config.hidden_width
-    shapes: list[tuple[str, tuple[int, ...]]] = []
-    if config.has_embedding:
-        shapes.append(("embedding.phase", (width,)))
-    else:
-        shapes += [("first.weight", (width, 2)), ("first.bias", (width,))]
-    for i in range(config.hidden_layers):
-        fan_in = width if i == 0 else hidden
-        shapes += [(f"hidden{i}.weight", (hidden, fan_in)), (f"hidden{i}.bias", (hidden,))]
-    shapes += [("output.weight", (config.channels, hidden)), ("output.bias", (config.channels,))]
-    if config.has_masks:
-        grid_width = config.grid_levels * config.grid_features
-        shapes += [
-            ("grid.table", (grid_parameter_count(config),)),
-            ("mask.hidden.weight", (config.mask_hidden, grid_width)),
-            ("mask.hidden.bias", (config.mask_hidden,)),
-            ("mask.out.weight", (config.n_masks, config.mask_hidden)),
-            ("mask.out.bias", (config.n_masks,)),
-        ]
-    return shapes
-
-
-def parameter_count(config: ModelConfig) -> int:
-    """Trainable parameters of a model with this config."""
-    return sum(math.prod(shape) for _, shape in parameter_shapes(config))

@@ -14,8 +14,7 @@ from PIL import Image, ImageFile
 
 from . import bitstream
 from .errors import CodecError
-
-_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+from .image_io import PILLOW_MODES
 
 
 def _accept(prefix: bytes) -> bool:
@@ -34,15 +33,18 @@ class SasImageFile(ImageFile.ImageFile):
             raise SyntaxError(str(error)) from None
         channels = header.model.channels
         self._gray16 = channels == 1 and header.bit_depth == 16
-        self._mode = "I;16" if self._gray16 else _MODES[channels]
+        self._mode = "I;16" if self._gray16 else PILLOW_MODES[channels]
         self._size = (header.width, header.height)
         self.tile = []
 
-    def load(self):
+    def load(self):  # noqa: ANN201 - Pillow's own signature
         if self.tile == [] and getattr(self, "_sas_data", None) is not None:
-            from .codec import decode  # import here: codec imports torch, header reads do not
+            from .codec import decode  # here, not at the top: codec imports this module's package
 
-            pixels = decode(self._sas_data)
+            try:
+                pixels = decode(self._sas_data)
+            except CodecError as error:
+                raise OSError(str(error)) from None  # what Pillow callers expect from load()
             if pixels.dtype == np.uint16 and not self._gray16:
                 pixels = (pixels.astype(np.uint32) * 255 + 32767) // 65535
             raw = pixels.astype("<u2" if self._gray16 else np.uint8).tobytes()

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 
-from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
+from .config import MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig
 from .errors import CodecError
-from .model import parameter_count
+from .layout import parameter_count
 
 QUALITY_LEVELS = tuple(range(1, 9))
 DEFAULT_QUALITY = 5
@@ -20,9 +20,9 @@ PARAMETERS_PER_PIXEL = {1: 0.05, 2: 0.075, 3: 0.11, 4: 0.16, 5: 0.23, 6: 0.33, 7
 EXPECTED_BITS_PER_PARAMETER = 5.0
 """Prior for the rate of a coded parameter, used to size a network for a bpp target."""
 GRID_SHARE = 0.25
+"""Largest share of the budget given to the hash grid and mask decoder."""
 MIN_BUDGET = 1000
 """Smallest network a preset builds: tiny images get this much whatever their pixel count."""
-"""Largest share of the budget given to the hash grid."""
 
 
 def shape_for_budget(budget: int, width: int, height: int, channels: int,
@@ -38,7 +38,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
         raise CodecError("the parameter budget is too small for any network (need >= 100)")
     longest = max(width, height)
     base = ModelConfig(arch=arch, channels=channels, seed=seed)
-    band_limit = max(6, round(longest * base.period / 2 / 8))
+    band_limit = min(MODEL_LIMITS["band_limit"][1], max(6, round(longest * base.period / 2 / 8)))
     finest_cells = max(4.0, longest / 6)
     levels = max(2, min(12, 1 + round(math.log(finest_cells / base.grid_base_resolution)
                                       / math.log(base.grid_per_level_scale))))
@@ -52,7 +52,10 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
                 break
     best: ModelConfig | None = None
     for hidden in range(base.n_groups, 4097, base.n_groups if base.has_masks else 1):
-        config = _solve_embedding_width(base.replace(hidden_width=hidden), budget)
+        try:
+            config = _solve_embedding_width(base.replace(hidden_width=hidden), budget)
+        except CodecError:
+            continue  # this width asks for more frequencies than the band holds
         if config is None:
             break
         if best is None or abs(config.embedding_width / hidden - 4 / 3) < abs(

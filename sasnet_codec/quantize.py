@@ -50,7 +50,10 @@ def round_to_step(tensor: torch.Tensor, step_index: int) -> torch.Tensor:
 
 
 def quantize_tensor(name: str, tensor: torch.Tensor, step_index: int) -> QuantizedTensor:
+    """Symbols of `tensor`, clamped to the coder's range (the fine-tune may push a weight past
+    the range its step was chosen for)."""
     symbols = round_to_step(tensor.detach().float().cpu(), step_index)
+    symbols = symbols.clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
     return QuantizedTensor(name, tuple(tensor.shape), step_index,
                            symbols.reshape(-1).numpy().astype(np.int32))
 
@@ -78,7 +81,7 @@ class StepSearch:
     """Rate and distortion of every candidate step of every tensor, measured once; `choose`
     then answers any lambda (or rate target) without touching the network again."""
 
-    def __init__(self, model: SASNet, targets: Targets, config: QuantConfig) -> None:
+    def __init__(self, model: SASNet, targets: Targets) -> None:
         self.base_mse = full_image_mse(model, targets, chunk=1 << 16)
         self.candidates: dict[str, list[Candidate]] = {}
         for name, param in model.coded_parameters():

@@ -18,14 +18,14 @@ TILE_PIXELS = 1 << 16
 @torch.no_grad()
 def _tiles(model: SASNet, width: int, height: int, extent: tuple[float, float],
            tile_pixels: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(first row, end row, float values [rows, width, channels] in [0, 1] units) per tile."""
+    """(first pixel, end pixel, float values [pixels, channels] in [0, 1] units) per tile of
+    at most tile_pixels consecutive row-major pixels, whatever the image's shape."""
     device = next(model.parameters()).device
-    rows_per_tile = max(1, tile_pixels // width)
-    for row in range(0, height, rows_per_tile):
-        stop = min(height, row + rows_per_tile)
-        coords = pixel_centres(width, height, extent, row, stop, device=device)
-        values = model(coords).float().cpu().numpy() + 0.5
-        yield row, stop, values.reshape(stop - row, width, -1)
+    total = width * height
+    for start in range(0, total, tile_pixels):
+        stop = min(total, start + tile_pixels)
+        coords = pixel_centres(width, height, extent, start, stop, device=device)
+        yield start, stop, model(coords).float().cpu().numpy() + 0.5
 
 
 def render(model: SASNet, width: int, height: int, extent: tuple[float, float],
@@ -34,8 +34,9 @@ def render(model: SASNet, width: int, height: int, extent: tuple[float, float],
     of a width x height grid over the model's domain (half-extent `extent`)."""
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     out = np.empty((height, width, model.config.channels), dtype=dtype)
-    for row, stop, values in _tiles(model, width, height, extent, tile_pixels):
-        out[row:stop] = to_integer_array(values, bit_depth)
+    flat = out.reshape(width * height, -1)
+    for start, stop, values in _tiles(model, width, height, extent, tile_pixels):
+        flat[start:stop] = to_integer_array(values, bit_depth)
     return out
 
 
@@ -43,6 +44,7 @@ def render_float(model: SASNet, width: int, height: int, extent: tuple[float, fl
                  tile_pixels: int = TILE_PIXELS) -> np.ndarray:
     """Unrounded values [height, width, channels] in [0, 1] units (for tests and metrics)."""
     out = np.empty((height, width, model.config.channels), dtype=np.float32)
-    for row, stop, values in _tiles(model, width, height, extent, tile_pixels):
-        out[row:stop] = values
+    flat = out.reshape(width * height, -1)
+    for start, stop, values in _tiles(model, width, height, extent, tile_pixels):
+        flat[start:stop] = values
     return out

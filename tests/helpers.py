@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 
 from sasnet_codec.config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
@@ -28,3 +31,8 @@ def tiny_config(steps: int = 60, finetune: int = 10, arch: str = "sasnet",
                         grid_levels=3, grid_log2_size=6, mask_hidden=8)
     return EncoderConfig(model=model, fit=FitConfig(steps=steps, device="cpu"),
                          quant=QuantConfig(finetune_steps=finetune))
+
+
+def reseal(body: bytes) -> bytes:
+    """A .sas body (everything before the CRC) with a fresh, valid CRC-32 appended."""
+    return body + struct.pack("<I", zlib.crc32(body))

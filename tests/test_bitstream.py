@@ -1,14 +1,13 @@
-import struct
-import zlib
-
 import pytest
 
 from sasnet_codec import bitstream
 from sasnet_codec.bitstream import Container, Header, SectionCoding, pack, unpack
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
-from sasnet_codec.model import parameter_shapes
+from sasnet_codec.layout import parameter_shapes
 from sasnet_codec.presets import encoder_config
+
+from tests.helpers import reseal
 
 
 def container_for(model: ModelConfig, payload: bytes = b"\x01\x02\x03\x04" * 3,
@@ -55,10 +54,6 @@ def test_wrong_magic_version_and_checksum_are_refused():
         unpack(b"")
     with pytest.raises(CodecError):
         unpack(data[:-1])
-
-
-def reseal(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
 
 
 def test_declared_size_above_the_limit_is_refused_before_allocating():

@@ -76,3 +76,29 @@ def test_usage_errors_exit_2(capsys):
     assert main(["decode", "x.sas", "--scale", "-1"]) == 2
     assert main(["--help"]) == 0
     assert "encode" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [
+    ["decode", "{d}/out.sas", "-o", "{d}/inf.png", "--scale", "inf"],
+    ["decode", "{d}/out.sas", "-o", "{d}/wide.gif", "--width", "70000", "--height", "1"],
+    ["decode", ""],
+    ["encode", "{d}/in.png", "{d}/inf.sas", "--bpp", "inf"],
+    ["encode", "{d}/in.png", "{d}/nan.sas", "--bpp", "nan"],
+    ["encode", "{d}/in.png", "{d}/nofolder/x.sas"],
+])
+def test_odd_numbers_and_paths_are_one_line_errors(files, capsys, args):
+    before = sorted(p.name for p in files.iterdir())
+    code = main([a.format(d=files) for a in args])
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in files.iterdir()) == before
+
+
+def test_output_files_get_ordinary_permissions(files):
+    import os
+    import stat
+
+    assert main(["decode", str(files / "out.sas"), "-o", str(files / "perm.png"), "--quiet"]) == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE((files / "perm.png").stat().st_mode) == 0o666 & ~umask

@@ -78,3 +78,18 @@ def test_pillow_plugin_opens_sas_files(tmp_path, encoded):
     with Image.open(tmp_path / "x.sas") as image:
         assert image.format == "SAS" and image.mode == "RGB"
         assert np.array_equal(np.asarray(image), sc.decode(encoded.data))
+
+
+def test_a_committed_file_still_decodes_to_its_committed_pixels():
+    """Pins the decoder: a file written by an earlier build must decode to the same image
+    (within one level, for float differences between CPU math libraries)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    data = Path(__file__).parent / "data"
+    decoded = sc.decode((data / "reference.sas").read_bytes()).astype(int)
+    expected = np.asarray(Image.open(data / "reference_decoded.png")).astype(int)
+    assert decoded.shape == expected.shape
+    assert np.abs(decoded - expected).max() <= 1
+    assert np.mean(decoded == expected) > 0.99

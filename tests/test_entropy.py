@@ -48,7 +48,7 @@ def test_payload_is_within_3_percent_of_the_empirical_entropy_of_real_symbols():
     config = tiny_config().model.replace(embedding_width=64, hidden_width=48)
     model = fit(image, config, FitConfig(steps=100, device="cpu"), progress=False).model
     targets = Targets.from_image(image, torch.device("cpu"))
-    choice = StepSearch(model, targets, QuantConfig()).at_slope(1.0)
+    choice = StepSearch(model, targets).at_slope(1.0)
     tensors = [t for t in quantize_model(model, {n: c.step_index for n, c in choice.items()})
                if t.symbols.size >= 1000]
     assert len(tensors) >= 2
@@ -60,3 +60,14 @@ def test_payload_is_within_3_percent_of_the_empirical_entropy_of_real_symbols():
 def test_damaged_payload_is_a_codec_error():
     with pytest.raises(CodecError):
         decode_sections(b"\x01\x02\x03", [(10, 40)])
+
+
+def test_payload_bytes_are_pinned():
+    """Golden bytes: a constriction release that changes its Laplace tables, or a change to
+    the scale table, would make old files undecodable; this catches both."""
+    symbols = np.array([0, 1, -1, 2, -3, 0, 0, 5, -8, 13, 0, 1], dtype=np.int32)
+    payload = encode_sections([Section(symbols, 50), Section(symbols[::-1].copy(), 70)])
+    assert payload.hex() == PAYLOAD_GOLDEN
+
+
+PAYLOAD_GOLDEN = "1918609684352f0fe09b5f8ceda90c75"

@@ -44,4 +44,4 @@ def test_grayscale_and_alpha_get_their_own_channel_count():
         result = fit(image, tiny_config().model, FitConfig(steps=5, device="cpu"), progress=False)
         assert result.model.config.channels == channels
         assert result.model(torch.zeros(3, 2)).shape == (3, channels)
-    assert np.isfinite(result.psnr)
+        assert np.isfinite(result.psnr)

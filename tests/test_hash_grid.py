@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sasnet_codec.config import ModelConfig
-from sasnet_codec.nn.hash_grid import HashGrid, grid_levels, grid_parameter_count
+from sasnet_codec.layout import grid_levels, grid_parameter_count
+from sasnet_codec.nn.hash_grid import HashGrid
 from sasnet_codec.nn.tcnn_grid import tcnn_available
 
 # base 2, growth 2: scales 1, 3, 7 -> R = 2, 4, 8. With 2^4 entries: levels 0 and 1 dense

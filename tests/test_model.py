@@ -3,7 +3,8 @@ import torch
 
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
-from sasnet_codec.model import SASNet, parameter_count, parameter_shapes
+from sasnet_codec.layout import parameter_count, parameter_shapes
+from sasnet_codec.model import SASNet
 
 SMALL = ModelConfig(embedding_width=24, hidden_width=16, n_groups=4, band_limit=12,
                     low_freq_range=3, grid_levels=3, grid_log2_size=6, mask_hidden=8)

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import ModelConfig, high_frequency_count
+from ..config import ModelConfig
+from ..errors import CodecError
+from ..layout import UNIT_ROWS, half_plane_size, high_frequency_count, low_frequency_count
 from .integer_rng import SplitMix64
 
 
@@ -47,11 +49,10 @@ def integer_frequencies(config: ModelConfig) -> FrequencyTable:
         if _half_plane(kx, ky) and (kx, ky) not in units
     ]
     high_count = high_frequency_count(config)
-    low_count = config.embedding_width - 2 - high_count
-    low_pick = rng.sample(low_box, low_count)
+    low_pick = rng.sample(low_box, low_frequency_count(config))
 
     step = 1
-    while step < high and _lattice_size(low, high, step + 1) >= high_count:
+    while step < high and half_plane_size(low, high, step + 1) >= high_count:
         step += 1
     lattice = _lattice(low, high, step)
     high_pick = rng.sample(lattice, high_count)
@@ -75,20 +76,14 @@ def _lattice(low: int, high: int, step: int) -> list[tuple[int, int]]:
     ]
 
 
-def _lattice_size(low: int, high: int, step: int) -> int:
-    """len(_lattice(low, high, step)) without building it: half of the nonzero multiples of
-    `step` in the big square, less those inside the low box."""
-    outer = 2 * (high // step) + 1
-    inner = 2 * (low // step) + 1
-    return (outer * outer - inner * inner) // 2
-
-
 class FrequencyEmbedding(nn.Module):
     """h = sin(2 pi k . x / period + phase); k frozen, phase trained. No omega_0 here."""
 
     def __init__(self, config: ModelConfig, generator: torch.Generator) -> None:
         super().__init__()
         table = integer_frequencies(config)
+        if len(table.k) != config.embedding_width:
+            raise CodecError("the embedding config holds fewer frequencies than its width")
         k = torch.tensor(table.k, dtype=torch.float64)
         self.register_buffer("weight", (2 * math.pi / config.period * k).float(), persistent=False)
         self.register_buffer("band", torch.tensor(table.band, dtype=torch.long), persistent=False)

@@ -11,51 +11,14 @@ Parameters are level-major, entry-major, features contiguous: (offset_l + idx) *
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from ..config import ModelConfig
+from ..layout import grid_levels
 
 _HASH_PRIME_Y = 2654435761
 _UINT32 = 0xFFFFFFFF
-
-
-@dataclass(frozen=True)
-class GridLevel:
-    scale: float       # float32 value of base * s^l - 1
-    resolution: int    # vertices per axis
-    size: int          # table entries
-    offset: int        # first entry of this level in the flat table
-    dense: bool
-
-
-def grid_levels(config: ModelConfig) -> list[GridLevel]:
-    """Per-level geometry. s^l is built by repeated float64 multiplication (exact IEEE steps,
-    identical on every machine); a scale within 1e-5 of an integer is snapped to it, so ceil()
-    cannot land one off through rounding noise (a documented deviation from tcnn's float32 exp2,
-    which matters only for such borderline levels)."""
-    levels, offset = [], 0
-    growth = 1.0
-    for _ in range(config.grid_levels):
-        scale = config.grid_base_resolution * growth - 1.0
-        if abs(scale - round(scale)) < 1e-5:
-            scale = float(round(scale))
-        scale = float(torch.tensor(scale, dtype=torch.float32))
-        resolution = int(-(-scale // 1)) + 1
-        cap = 1 << config.grid_log2_size
-        dense_size = (resolution * resolution + 7) // 8 * 8
-        size = min(dense_size, cap)
-        levels.append(GridLevel(scale, resolution, size, offset, resolution**2 <= cap))
-        offset += size
-        growth *= config.grid_per_level_scale
-    return levels
-
-
-def grid_parameter_count(config: ModelConfig) -> int:
-    levels = grid_levels(config)
-    return (levels[-1].offset + levels[-1].size) * config.grid_features
 
 
 _CORNERS = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.long)

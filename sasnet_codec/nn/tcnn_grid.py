@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from .hash_grid import grid_levels, grid_parameter_count
+from ..layout import grid_levels, grid_parameter_count
 
 
 def tcnn_available(device: torch.device) -> bool:

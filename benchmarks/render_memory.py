@@ -1,0 +1,58 @@
+"""Peak memory and time of a large render: a default-size network (quality 5 for a 768x512
+image) rendered at 4096x4096 on the CPU, tile by tile.
+
+    python -m benchmarks.render_memory [--size 4096] [--tile-pixels 65536]
+
+Peak resident memory is the process's own high-water mark (ru_maxrss), imports included.
+Writes benchmarks/results/render_memory.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+from sasnet_codec.coords import domain_extent
+from sasnet_codec.layout import parameter_count
+from sasnet_codec.model import SASNet
+from sasnet_codec.presets import encoder_config
+from sasnet_codec.render import TILE_PIXELS, render
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--tile-pixels", type=int, default=TILE_PIXELS)
+    args = parser.parse_args(argv)
+    config = encoder_config(768, 512, 3).model
+    model = SASNet(config).eval()
+    before = peak_rss_mb()
+    start = time.perf_counter()
+    image = render(model, args.size, args.size, domain_extent(768, 512),
+                   tile_pixels=args.tile_pixels)
+    report = {
+        "render": f"{args.size}x{args.size}", "parameters": parameter_count(config),
+        "tile_pixels": args.tile_pixels, "threads": torch.get_num_threads(),
+        "seconds": round(time.perf_counter() - start, 1),
+        "peak_rss_mb_before_render": round(before), "peak_rss_mb": round(peak_rss_mb()),
+        "output_mb": round(image.nbytes / 2**20),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "render_memory.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()

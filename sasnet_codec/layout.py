@@ -1,0 +1,104 @@
+"""The shape of a network, derived from its config with integer arithmetic only (no torch):
+tensor shapes, embedding group sizes, hash-grid geometry. The bitstream parser uses this to
+check a header's claims before anything is allocated; the network modules use it to build.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .config import ModelConfig
+
+UNIT_ROWS = 2
+"""The embedding always starts with the unit frequency vectors (1, 0) and (0, 1)."""
+
+
+def half_plane_size(low: int, high: int, step: int = 1) -> int:
+    """Integer vectors (kx, ky), both multiples of `step`, with max(|kx|, |ky|) in (low, high],
+    counted on the half plane kx > 0 or (kx = 0, ky > 0)."""
+    outer = 2 * (high // step) + 1
+    inner = 2 * (low // step) + 1
+    return (outer * outer - inner * inner) // 2
+
+
+def low_frequency_count(config: ModelConfig) -> int:
+    """Rows drawn from the low box: low_freq_percent of the width, rounded half up, minus the
+    unit rows, capped by what the box holds."""
+    wanted = (config.embedding_width * config.low_freq_percent + 50) // 100 - UNIT_ROWS
+    available = half_plane_size(0, config.low_freq_range) - UNIT_ROWS
+    return max(0, min(wanted, available))
+
+
+def high_frequency_count(config: ModelConfig) -> int:
+    """Rows drawn from the high lattice: the rest of the embedding."""
+    return config.embedding_width - UNIT_ROWS - low_frequency_count(config)
+
+
+@dataclass(frozen=True)
+class GridLevel:
+    scale: float       # float32 value of base * s^l - 1
+    resolution: int    # vertices per axis
+    size: int          # table entries
+    offset: int        # first entry of this level in the flat table
+    dense: bool
+
+
+def grid_levels(config: ModelConfig) -> list[GridLevel]:
+    """Per-level hash-grid geometry (tiny-cuda-nn's rules, see nn/hash_grid.py).
+
+    s^l is built by repeated float64 multiplication (exact IEEE steps, the same on every
+    machine); a scale base * s^l - 1 within 1e-5 of an integer is snapped to it, so ceil() cannot
+    land one off through rounding noise (tcnn's float32 exp2 can, on such borderline levels).
+    """
+    levels, offset, growth = [], 0, 1.0
+    cap = 1 << config.grid_log2_size
+    for _ in range(config.grid_levels):
+        scale = config.grid_base_resolution * growth - 1.0
+        if abs(scale - round(scale)) < 1e-5:
+            scale = float(round(scale))
+        scale = float(np.float32(scale))
+        resolution = math.ceil(scale) + 1
+        size = min((resolution * resolution + 7) // 8 * 8, cap)
+        levels.append(GridLevel(scale, resolution, size, offset, resolution * resolution <= cap))
+        offset += size
+        growth *= config.grid_per_level_scale
+    return levels
+
+
+def grid_parameter_count(config: ModelConfig) -> int:
+    last = grid_levels(config)[-1]
+    return (last.offset + last.size) * config.grid_features
+
+
+def parameter_shapes(config: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
+    """Names and shapes of every coded tensor, in bitstream order (see docs/bitstream.md)."""
+    width, hidden = config.embedding_width, config.hidden_width
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    if config.has_embedding:
+        shapes.append(("embedding.phase", (width,)))
+    else:
+        shapes += [("first.weight", (width, 2)), ("first.bias", (width,))]
+    for i in range(config.hidden_layers):
+        fan_in = width if i == 0 else hidden
+        shapes += [(f"hidden{i}.weight", (hidden, fan_in)), (f"hidden{i}.bias", (hidden,))]
+    shapes += [("output.weight", (config.channels, hidden)), ("output.bias", (config.channels,))]
+    if config.has_masks:
+        grid_width = config.grid_levels * config.grid_features
+        shapes += [
+            ("grid.table", (grid_parameter_count(config),)),
+            ("mask.hidden.weight", (config.mask_hidden, grid_width)),
+            ("mask.hidden.bias", (config.mask_hidden,)),
+            ("mask.out.weight", (config.n_masks, config.mask_hidden)),
+            ("mask.out.bias", (config.n_masks,)),
+        ]
+    return shapes
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """Trainable parameters of a network with this config."""
+    return sum(math.prod(shape) for _, shape in parameter_shapes(config))

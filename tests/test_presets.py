@@ -1,0 +1,33 @@
+import pytest
+
+from sasnet_codec.config import MODEL_LIMITS
+from sasnet_codec.layout import parameter_count
+from sasnet_codec.presets import (PARAMETERS_PER_PIXEL, QUALITY_LEVELS, encoder_config,
+                                  shape_for_budget)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (8, 8), (40, 30), (192, 128), (768, 512),
+                                  (3000, 2000), (8000, 6000), (30, 4000)])
+@pytest.mark.parametrize("arch", ["sasnet", "femb", "siren"])
+def test_every_preset_builds_a_valid_network(size, arch):
+    for quality in (QUALITY_LEVELS[0], QUALITY_LEVELS[-1]):
+        config = encoder_config(*size, 3, quality, arch).model
+        assert config.band_limit <= MODEL_LIMITS["band_limit"][1]
+        assert parameter_count(config) > 0
+
+
+def test_budgets_grow_with_quality_and_pixels():
+    counts = [parameter_count(encoder_config(192, 128, 3, q).model) for q in QUALITY_LEVELS]
+    assert counts == sorted(counts) and counts[-1] > 5 * counts[0]
+    small = parameter_count(encoder_config(192, 128, 3, 5).model)
+    large = parameter_count(encoder_config(768, 512, 3, 5).model)
+    assert 10 < large / small < 22
+    assert parameter_count(encoder_config(192, 128, 3, 5).model) == pytest.approx(
+        PARAMETERS_PER_PIXEL[5] * 192 * 128, rel=0.05)
+
+
+def test_architectures_match_the_same_budget_within_5_percent():
+    for budget in (1500, 8000, 40000):
+        counts = [parameter_count(shape_for_budget(budget, 192, 128, 3, arch))
+                  for arch in ("sasnet", "femb", "siren")]
+        assert max(counts) <= 1.05 * min(counts)
