@@ -277,7 +277,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         f"-{args.device}" if args.device != "auto" else "")
     cores = os.cpu_count() or 1
     jobs = max(1, min(args.jobs or cores, len(images)))
-    threads = max(1, cores // jobs)
+    threads = args.threads or max(1, cores // jobs)
     tasks = [(codec, q, image) for codec in args.pillow for q in PILLOW_POINTS[codec]
              for image in images]
     neural = [(arch, q, image) for arch in args.arch for q in args.qualities for image in images]
@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")
+    parser.add_argument("--threads", type=int, help="torch threads per job (default: cores / jobs)")
     parser.add_argument("--quiet", action="store_true")
     return run(parser.parse_args(argv))
 
