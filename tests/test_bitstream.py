@@ -1,6 +1,5 @@
 import pytest
 
-from sasnet_codec import bitstream
 from sasnet_codec.bitstream import Container, Header, SectionCoding, pack, unpack
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError

@@ -3,7 +3,7 @@ import pytest
 
 import torch
 
-from sasnet_codec.config import FitConfig, QuantConfig
+from sasnet_codec.config import FitConfig
 from sasnet_codec.entropy import (Section, best_scale_index, decode_sections, encode_sections,
                                   laplace_bits)
 from sasnet_codec.errors import CodecError

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import CodecError
-from ..layout import UNIT_ROWS, half_plane_size, high_frequency_count, low_frequency_count
+from ..layout import half_plane_size, high_frequency_count, low_frequency_count
 from .integer_rng import SplitMix64
 
 

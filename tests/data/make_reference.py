@@ -5,7 +5,6 @@
 
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 import sasnet_codec as sc
