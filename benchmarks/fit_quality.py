@@ -4,7 +4,8 @@ counts (within 5%), same steps and schedule, float weights (no quantization).
     python -m benchmarks.fit_quality                    # Kodak-mini from ../shared/data/kodak
     python -m benchmarks.fit_quality --images DIR --downscale 1 --params 20000
 
-Writes benchmarks/results/fit_quality_<dataset>.json (per image and mean) and a .md table.
+Writes benchmarks/results/fit_quality_<dataset>_<params>p_<steps>s.json (per image and mean)
+and a .md table beside it.
 Resumable: finished (image, arch) pairs are kept in the JSON and skipped on a rerun.
 """
 
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> dict:
     folder = Path(args.images) if args.images else default_folder()
     images = load_images(folder, args.downscale, args.limit)
     label = dataset_label(folder, args.downscale)
-    out_json = RESULTS / f"fit_quality_{label}.json"
+    stem = f"fit_quality_{label}_{args.params}p_{args.steps}s"
+    out_json = RESULTS / f"{stem}.json"
     done = json.loads(out_json.read_text()) if out_json.exists() and not args.fresh else {}
     rows = {(r["image"], r["arch"]): r for r in done.get("rows", [])}
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> dict:
     report = {"dataset": label, "settings": settings, "rows": list(rows.values()),
               "mean": summarise(list(rows.values()))}
     out_json.write_text(json.dumps(report, indent=1))
-    (RESULTS / f"fit_quality_{label}.md").write_text(markdown(report))
+    out_json.with_suffix(".md").write_text(markdown(report))
     print(markdown(report))
     return report
 
