@@ -11,7 +11,6 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from .coords import domain_extent
 from .device import resolve_device
 from .entropy import Section, best_scale_index, decode_sections, encode_sections
 from .errors import CodecError
-from .files import read_input_file, same_file, write_atomically
+from .files import check_output_folder, read_input_file, same_file, write_atomically
 from .fit import Targets, fit
 from .image_io import ImageData, image_from_array, load_image, save_image, to_integer_array
 from .layout import parameter_count, parameter_shapes
@@ -184,9 +183,7 @@ def _check_output(input_path: str | os.PathLike, output_path: str | os.PathLike)
     """Refuse, before any work, an output that would destroy the input or cannot be written."""
     if same_file(input_path, output_path):
         raise CodecError("the output path is the input file; refusing to overwrite it")
-    folder = Path(output_path).parent
-    if not folder.is_dir():
-        raise CodecError(f"output folder {str(folder)!r} does not exist")
+    check_output_folder(output_path)
 
 
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,

@@ -13,9 +13,7 @@ from .errors import CodecError
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
     """Call write(file) on a temporary file beside `path`, then rename it into place."""
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise CodecError(f"output folder {str(folder)!r} does not exist")
+    folder = check_output_folder(target)
     if target.is_dir():
         raise CodecError(f"output path {str(target)!r} is a folder")
     try:
@@ -31,6 +29,14 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """The folder `path` would be written to; CodecError if it does not exist."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise CodecError(f"output folder {str(folder)!r} does not exist")
+    return folder
 
 
 def _current_umask() -> int:

@@ -104,9 +104,8 @@ def optimise(
                                      device=targets.coords.device)
                 coords, values = targets.coords[pick], targets.values[pick]
             loss = torch.mean((forward(coords) - values) ** 2)
-            if full_batch and loss.item() < best_mse:
-                best_mse = loss.item()
-                best_state = [p.detach().clone() for p in params]
+            if full_batch and (value := loss.item()) < best_mse:
+                best_mse, best_state = value, [p.detach().clone() for p in params]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -154,14 +154,12 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
         return
     module_names = {id(p): name for name, p in model.named_parameters()}
     coded = model.coded_parameters()
-    steps = {module_names[id(p)]: quantization_step(step_indices[name]) for name, p in coded}
+    # (module path for functional_call, shadow weight, step index), resolved once.
+    plan = [(module_names[id(p)], p, step_indices[name]) for name, p in coded]
 
     def forward(coords: torch.Tensor) -> torch.Tensor:
-        rounded = {
-            module_names[id(p)]: p + (torch.round(p / steps[module_names[id(p)]])
-                                      * steps[module_names[id(p)]] - p).detach()
-            for _, p in coded
-        }
+        rounded = {path: p + (round_to_step(p, index) * quantization_step(index) - p).detach()
+                   for path, p, index in plan}
         return functional_call(model, rounded, (coords,))
 
     schedule = Schedule(
