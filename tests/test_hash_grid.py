@@ -49,7 +49,8 @@ def test_indices_and_outputs_match_the_hand_computed_case():
     with torch.no_grad():
         grid.params.copy_(torch.arange(grid.params.numel(), dtype=torch.float32) / 7)
     points = torch.tensor([[0.3, 0.6], [0.0, 0.0], [1.0, 1.0], [0.99, 0.01], [0.5, 0.25]])
-    index, weight = grid.corner_indices(points)
+    found = grid.lookup(points)
+    index, weight = found.index, found.weight
     features = grid(points)
     table = grid.params.detach().view(-1, 2)
     levels = grid_levels(CONFIG)
@@ -67,7 +68,8 @@ def test_first_point_by_hand():
     # Level 0 at (0.3, 0.6): p = (0.8, 1.1), cell (0, 1), corners 2, 3, 4, 5 (dense, R = 2),
     # weights 0.2*0.9, 0.8*0.9, 0.2*0.1, 0.8*0.1.
     grid = HashGrid(CONFIG, torch.Generator().manual_seed(0))
-    index, weight = grid.corner_indices(torch.tensor([[0.3, 0.6]]))
+    found = grid.lookup(torch.tensor([[0.3, 0.6]]))
+    index, weight = found.index, found.weight
     assert index[0, 0].tolist() == [2, 3, 4, 5]
     assert weight[0, 0].tolist() == pytest.approx([0.18, 0.72, 0.02, 0.08], abs=1e-6)
 
@@ -75,8 +77,25 @@ def test_first_point_by_hand():
 def test_corner_at_the_far_edge_wraps_like_tcnn():
     # x = 1 on level 0: p = 1.5, the upper corner is vertex 2 = R, which wraps mod size.
     grid = HashGrid(CONFIG, torch.Generator().manual_seed(0))
-    index, _ = grid.corner_indices(torch.tensor([[1.0, 0.0]]))
+    index = grid.lookup(torch.tensor([[1.0, 0.0]])).index
     assert index[0, 0].tolist() == [1, 2, 3, 4]
+
+
+def test_table_gradient_equals_the_gather_gradient_with_hash_collisions():
+    # A 2^4-entry table forces hashed levels, where corners of one point can share an entry.
+    config = CONFIG.replace(grid_log2_size=4, grid_levels=5)
+    grid = HashGrid(config, torch.Generator().manual_seed(0))
+    points = torch.rand(500, 2, generator=torch.Generator().manual_seed(1))
+    found = grid.lookup(points)
+    upstream = torch.randn(500, grid.output_width, generator=torch.Generator().manual_seed(2))
+    for _ in range(2):  # the second pass reuses the cached sparse transpose
+        grid.params.grad = None
+        (grid(points, found) * upstream).sum().backward()
+    table = grid.params.detach().clone().view(-1, 2).requires_grad_()
+    gathered = (table[found.index] * found.weight[..., None]).sum(dim=2).reshape(500, -1)
+    (gathered * upstream).sum().backward()
+    assert torch.allclose(grid.params.grad.view(-1, 2), table.grad, atol=1e-4)
+    assert torch.allclose(grid(points), gathered, atol=1e-6)
 
 
 @pytest.mark.skipif(not tcnn_available(torch.device("cuda")) if torch.cuda.is_available()

@@ -38,7 +38,7 @@ class MaskNetwork(nn.Module):
         cached = self._lookup_for() if self._lookup_for is not None else None
         if cached is not coords or self._lookup_version != coords._version:
             with torch.no_grad():
-                self._lookup = self.grid.corner_indices(unit)
+                self._lookup = self.grid.lookup(unit)
             self._lookup_for = weakref.ref(coords)
             self._lookup_version = coords._version
         return self._lookup

@@ -63,7 +63,7 @@ class TcnnHashGrid(nn.Module):
     def output_width(self) -> int:
         return self.n_levels * self.features
 
-    def corner_indices(self, unit_coords: torch.Tensor) -> None:
+    def lookup(self, unit_coords: torch.Tensor) -> None:
         return None  # tinycudann computes its own indices on the fly
 
     def forward(self, unit_coords: torch.Tensor, lookup: None = None) -> torch.Tensor:
