@@ -4,6 +4,8 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
     python -m benchmarks.rd_curve --downscale 4            # Kodak-mini on CPU (all 24)
     python -m benchmarks.rd_curve --downscale 4 --limit 4  # a quick look
     python -m benchmarks.rd_curve --device cuda            # full-resolution Kodak on a GPU
+    python -m benchmarks.rd_curve --downscale 4 --limit 8 --arch sasnet --pillow \
+        --variant slope1 rd_slope=1                         # an ablation: one Recipe field off
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
 averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results
@@ -112,9 +114,10 @@ def _worker_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_neural(arch: str, quality: int, image: BenchImage, folder: str, device: str,
-               fit_steps: int | None) -> Row:
-    """One real encode and decode through the public file API."""
+def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchImage,
+               folder: str, device: str) -> Row:
+    """One real encode and decode through the public file API; `recipe` holds the fields that
+    differ from the default Recipe."""
     import sasnet_codec as sc
 
     work = Path(folder)
@@ -123,20 +126,76 @@ def run_neural(arch: str, quality: int, image: BenchImage, folder: str, device: 
                                    work / f"{image.name}.decoded.png")
     Image.fromarray(image.pixels).save(source)
     start = time.perf_counter()
-    sc.encode_file(source, coded, quality=quality, arch=arch, device=device, fit_steps=fit_steps,
-                   progress=False)
+    sc.encode_file(source, coded, quality=quality, arch=arch, device=device,
+                   recipe=sc.DEFAULT_RECIPE.replace(**recipe), progress=False)
     encoding = time.perf_counter() - start
     start = time.perf_counter()
     decoded = sc.decode_file(coded, decoded_path)
     decoding = time.perf_counter() - start
     height, width = image.pixels.shape[:2]
     bpp = coded.stat().st_size * 8 / (width * height)
-    return Row(arch, quality, image.name, bpp, psnr(image.pixels, decoded),
+    return Row(codec, quality, image.name, bpp, psnr(image.pixels, decoded),
                ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
 
 
-def estimate_seconds(images: list[BenchImage], archs: list[str], qualities: list[int],
-                     device: str, fit_steps: int | None, jobs: int, threads: int) -> float:
+@dataclass(frozen=True)
+class NeuralCodec:
+    """sasnet-codec with one architecture and recipe: the codec itself, --arch siren, or a
+    --variant that changes recipe fields (an ablation)."""
+
+    key: str              # results file name and summary label
+    arch: str
+    recipe: dict          # Recipe fields that differ from the default
+    name: str
+
+    @property
+    def cache_folder(self) -> str:
+        """Distinct per recipe, so a variant label reused with other values is re-measured."""
+        if not self.recipe:
+            return self.key
+        text = json.dumps(self.recipe, sort_keys=True)
+        return f"{self.key}@{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def parse_variant(words: list[str]) -> tuple[str, dict]:
+    """["label", "field=value", ...] -> (label, Recipe overrides). A per-quality field takes
+    one number for every level or one per level separated by '/'."""
+    import sasnet_codec as sc
+
+    label, assignments = words[0], words[1:]
+    defaults = sc.DEFAULT_RECIPE
+    overrides = {}
+    for assignment in assignments:
+        field_name, _, text = assignment.partition("=")
+        if not hasattr(defaults, field_name) or not text:
+            raise SystemExit(f"--variant {label}: {assignment!r} is not FIELD=VALUE of a Recipe")
+        current = getattr(defaults, field_name)
+        if isinstance(current, tuple):
+            values = [float(v) for v in text.split("/")]
+            overrides[field_name] = tuple(values * len(current) if len(values) == 1 else values)
+        else:
+            overrides[field_name] = type(current)(text)
+    try:
+        defaults.replace(**overrides)
+    except sc.CodecError as error:
+        raise SystemExit(f"--variant {label}: {error}") from None
+    return label, overrides
+
+
+def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
+    common = {"fit_steps": args.steps} if args.steps else {}
+    codecs = [NeuralCodec(arch, arch, common, CODEC_NAMES[arch]) for arch in args.arch]
+    for words in args.variant or []:
+        label, overrides = parse_variant(words)
+        recipe = {**common, **overrides}
+        described = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        codecs.append(NeuralCodec(f"sasnet-{label}", "sasnet", recipe,
+                                  f"{CODEC_NAMES['sasnet']}, {described}"))
+    return codecs
+
+
+def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualities: list[int],
+                     device: str, jobs: int, threads: int) -> float:
     """Wall-clock guess for the neural tasks: time a few fitting steps of each network size on
     the first image and scale by steps (fit + fine-tune + search, about 1.25x the fit)."""
     import torch
@@ -150,10 +209,11 @@ def estimate_seconds(images: list[BenchImage], archs: list[str], qualities: list
     try:
         first = sc.image_from_array(images[0].pixels)
         total = 0.0
-        for arch in archs:
+        for codec in codecs:
+            recipe = sc.DEFAULT_RECIPE.replace(**codec.recipe)
             for quality in qualities:
-                config = sc.encoder_config(first.width, first.height, 3, quality, arch,
-                                           device=device)
+                config = sc.encoder_config(first.width, first.height, 3, quality, codec.arch,
+                                           device=device, recipe=recipe)
                 model = SASNet(config.model, device=sc.device.resolve_device(device))
                 targets = Targets.from_image(first, next(model.parameters()).device)
                 model(targets.coords).square().mean().backward()
@@ -161,8 +221,7 @@ def estimate_seconds(images: list[BenchImage], archs: list[str], qualities: list
                 for _ in range(3):
                     model(targets.coords).square().mean().backward()
                 per_step = (time.perf_counter() - start) / 3
-                steps = fit_steps or config.fit.steps
-                total += 1.25 * per_step * (steps + config.quant.finetune_steps)
+                total += 1.25 * per_step * (config.fit.steps + config.quant.finetune_steps)
     finally:
         torch.set_num_threads(previous)
     return total * len(images) / jobs
@@ -173,7 +232,7 @@ def cache_path(cache: Path, dataset: str, codec: str, point: float, image: str,
     return cache / dataset / fingerprint / codec / f"{point:g}" / f"{image}.json"
 
 
-def aggregate(rows: list[Row], codec: str, images: int, description: str) -> dict:
+def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str) -> dict:
     """CompressAI's schema: per rate point, the mean over images (complete points only)."""
     points = sorted({r.point for r in rows if r.codec == codec})
     results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
@@ -189,7 +248,7 @@ def aggregate(rows: list[Row], codec: str, images: int, description: str) -> dic
         results["encoding_time"].append(statistics.fmean(r.encoding_time for r in mine))
         results["decoding_time"].append(statistics.fmean(r.decoding_time for r in mine))
         per_image += [asdict(r) for r in mine]
-    return {"name": CODEC_NAMES[codec], "description": description, "results": results,
+    return {"name": name, "description": description, "results": results,
             "rate_points": [p for p in points
                             if sum(r.codec == codec and r.point == p for r in rows) >= images],
             "per_image": per_image}
@@ -273,34 +332,35 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     out = Path(args.output) if args.output else RESULTS / dataset
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(args.cache) if args.cache else CACHE
-    fingerprint = codec_fingerprint() + (f"-s{args.steps}" if args.steps else "") + (
-        f"-{args.device}" if args.device != "auto" else "")
+    fingerprint = codec_fingerprint() + (f"-{args.device}" if args.device != "auto" else "")
     cores = os.cpu_count() or 1
     jobs = max(1, min(args.jobs or cores, len(images)))
     threads = args.threads or max(1, cores // jobs)
+    codecs = {c.key: c for c in neural_codecs(args)}
+    folders = {**{c: c for c in args.pillow}, **{k: c.cache_folder for k, c in codecs.items()}}
     tasks = [(codec, q, image) for codec in args.pillow for q in PILLOW_POINTS[codec]
              for image in images]
-    neural = [(arch, q, image) for arch in args.arch for q in args.qualities for image in images]
+    tasks += [(key, q, image) for key in codecs for q in args.qualities for image in images]
     rows: list[Row] = []
     todo = []
-    for codec, point, image in tasks + neural:
-        cached = cache_path(cache, dataset, codec, point, image.name, fingerprint)
+    for codec, point, image in tasks:
+        cached = cache_path(cache, dataset, folders[codec], point, image.name, fingerprint)
         if cached.exists():
             rows.append(Row(**json.loads(cached.read_text())))
         else:
             todo.append((codec, point, image))
-    neural_todo = [t for t in todo if t[0] in ("sasnet", "siren", "femb")]
-    print(f"{dataset}: {len(images)} images, {len(tasks) + len(neural)} encodes, "
+    neural_todo = [t for t in todo if t[0] in codecs]
+    print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
     if neural_todo:
-        pending = sorted({(a, q) for a, q, _ in neural_todo})
-        seconds = estimate_seconds(images, sorted({a for a, _ in pending}),
-                                   sorted({q for _, q in pending}), args.device, args.steps,
-                                   jobs, threads) * len(neural_todo) / max(1, len(neural))
+        seconds = sum(
+            estimate_seconds(images, [codecs[key]], [q], args.device, jobs, threads)
+            * sum(t[:2] == (key, q) for t in neural_todo) / len(images)
+            for key, q in sorted({t[:2] for t in neural_todo}))
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
     def store(row: Row) -> None:
-        path = cache_path(cache, dataset, row.codec, row.point, row.image, fingerprint)
+        path = cache_path(cache, dataset, folders[row.codec], row.point, row.image, fingerprint)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(row)))
         rows.append(row)
@@ -312,20 +372,21 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         if neural_todo:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
-                pending = {
-                    pool.submit(run_neural, arch, quality, image,
-                                str(cache / dataset / fingerprint / arch / f"{quality:g}"),
-                                args.device, args.steps): (arch, quality, image.name)
-                    for arch, quality, image in neural_todo
-                }
+                pending = [
+                    pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe, quality,
+                                image, str(cache / dataset / fingerprint / folders[key]
+                                           / f"{quality:g}"), args.device)
+                    for key, quality, image in neural_todo
+                ]
                 for done in futures.as_completed(pending):
                     store(done.result())
                     bar.update()
     hw = hardware(args.device)
     description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))
-    reports = {codec: aggregate(rows, codec, len(images), description)
-               for codec in list(args.arch) + list(args.pillow)}
+    names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}
+    reports = {codec: aggregate(rows, codec, len(images), names[codec], description)
+               for codec in list(codecs) + list(args.pillow)}
     for codec, report in reports.items():
         (out / f"{codec}.json").write_text(json.dumps(report, indent=1))
     settings = {"images": len(images), "downscale": args.downscale,
@@ -350,6 +411,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
                         help="sasnet quality presets (rate points)")
     parser.add_argument("--pillow", nargs="*", default=["jpeg", "webp", "avif"],
                         choices=sorted(PILLOW_POINTS), help="Pillow codecs to compare")
+    parser.add_argument("--variant", nargs="+", action="append", metavar="LABEL FIELD=VALUE",
+                        help="also run SASNet with these Recipe fields changed (an ablation), "
+                        "e.g. --variant slope1 rd_slope=1; repeatable")
     parser.add_argument("--cache", help=f"per-image results cache (default {CACHE})")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

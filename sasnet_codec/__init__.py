@@ -10,16 +10,16 @@ Importing the package also registers a Pillow plugin, so PIL.Image.open("x.sas")
 
 from .codec import (EncodeResult, decode, decode_file, decode_model, encode, encode_file,
                     output_size)
-from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
+from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig, Recipe
 from .errors import CodecError
 from .image_io import ImageData, image_from_array, load_image, save_image
 from .pillow_plugin import register as _register_pillow_plugin
-from .presets import DEFAULT_QUALITY, QUALITY_LEVELS, encoder_config
+from .presets import DEFAULT_QUALITY, DEFAULT_RECIPE, QUALITY_LEVELS, encoder_config
 
 __version__ = "0.1.0"
 __all__ = [
-    "CodecError", "DEFAULT_QUALITY", "EncodeResult", "EncoderConfig", "FitConfig", "ImageData",
-    "ModelConfig", "QUALITY_LEVELS", "QuantConfig", "decode", "decode_file", "decode_model",
+    "CodecError", "DEFAULT_QUALITY", "DEFAULT_RECIPE", "EncodeResult", "EncoderConfig", "FitConfig", "ImageData",
+    "ModelConfig", "QUALITY_LEVELS", "QuantConfig", "Recipe", "decode", "decode_file", "decode_model",
     "encode", "encode_file", "encoder_config", "image_from_array", "load_image", "output_size",
     "save_image",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS, Container, Header, SectionCoding
-from .config import EncoderConfig
+from .config import EncoderConfig, Recipe
 from .coords import domain_extent
 from .device import resolve_device
 from .entropy import Section, best_scale_index, decode_sections, encode_sections
@@ -27,8 +27,8 @@ from .image_io import ImageData, image_from_array, load_image, save_image, to_in
 from .layout import parameter_count, parameter_shapes
 from .metrics import bits_per_pixel, psnr
 from .model import SASNet
-from .presets import (DEFAULT_QUALITY, EXPECTED_BITS_PER_PARAMETER, encoder_config,
-                      shape_for_budget)
+from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER,
+                      encoder_config, shape_for_budget)
 from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
                        quantize_model)
 from .render import render
@@ -189,20 +189,18 @@ def _check_output(input_path: str | os.PathLike, output_path: str | os.PathLike)
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
                 config: EncoderConfig | None = None, *, quality: int = DEFAULT_QUALITY,
                 arch: str = "sasnet", seed: int = 0, device: str = "auto",
-                fit_steps: int | None = None, target_bpp: float | None = None,
+                recipe: Recipe = DEFAULT_RECIPE, target_bpp: float | None = None,
                 progress: bool = True) -> EncodeResult:
     """Encode an image file to a .sas file, written atomically; the input is never touched.
 
-    Without `config`, the preset for `quality` (and `arch`, `seed`, `device`) is sized to the
-    image; `fit_steps` overrides its number of fitting steps.
+    Without `config`, the `recipe`'s preset for `quality` (and `arch`, `seed`, `device`) is
+    sized to the image.
     """
     _check_output(input_path, output_path)
     image = load_image(input_path)
     if config is None:
         config = encoder_config(image.width, image.height, image.channels, quality, arch, seed,
-                                device)
-    if fit_steps is not None:
-        config = config.replace(fit=config.fit.replace(steps=fit_steps))
+                                device, recipe=recipe)
     result = encode(image, config, target_bpp, progress)
     write_atomically(output_path, lambda stream: stream.write(result.data))
     return result

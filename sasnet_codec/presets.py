@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import math
 
-from .config import MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig
+from .config import (MODEL_LIMITS, QUALITY_LEVELS, EncoderConfig, FitConfig, ModelConfig,
+                     QuantConfig, Recipe)
 from .errors import CodecError
 from .layout import parameter_count
 
-QUALITY_LEVELS = tuple(range(1, 9))
 DEFAULT_QUALITY = 5
-PARAMETERS_PER_PIXEL = {1: 0.05, 2: 0.075, 3: 0.11, 4: 0.16, 5: 0.23, 6: 0.33, 7: 0.48, 8: 0.7}
-"""Trainable parameters per image pixel for each quality level."""
+DEFAULT_RECIPE = Recipe()
 EXPECTED_BITS_PER_PARAMETER = 5.0
 """Prior for the rate of a coded parameter, used to size a network for a bpp target."""
-GRID_SHARE = 0.25
-"""Largest share of the budget given to the hash grid and mask decoder."""
 MIN_BUDGET = 1000
 """Smallest network a preset builds: tiny images get this much whatever their pixel count."""
 
 
 def shape_for_budget(budget: int, width: int, height: int, channels: int,
-                     arch: str = "sasnet", seed: int = 0) -> ModelConfig:
+                     arch: str = "sasnet", seed: int = 0,
+                     recipe: Recipe = DEFAULT_RECIPE) -> ModelConfig:
     """A config with about `budget` trainable parameters for a width x height image.
 
     Frequencies and grid resolutions follow the pixel grid (band limit ~ 1/8 of the long side
@@ -37,7 +35,8 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     if budget < 100:
         raise CodecError("the parameter budget is too small for any network (need >= 100)")
     longest = max(width, height)
-    base = ModelConfig(arch=arch, channels=channels, seed=seed)
+    base = ModelConfig(arch=arch, channels=channels, seed=seed,
+                       hidden_layers=recipe.hidden_layers)
     band_limit = min(MODEL_LIMITS["band_limit"][1], max(6, round(longest * base.period / 2 / 8)))
     finest_cells = max(4.0, longest / 6)
     levels = max(2, min(12, 1 + round(math.log(finest_cells / base.grid_base_resolution)
@@ -47,7 +46,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     if base.has_masks:
         for log2_size in range(16, 3, -1):
             candidate = base.replace(grid_log2_size=log2_size)
-            if _grid_and_mask_count(candidate) <= GRID_SHARE * budget or log2_size == 4:
+            if _grid_and_mask_count(candidate) <= recipe.grid_share * budget or log2_size == 4:
                 base = candidate
                 break
     best: ModelConfig | None = None
@@ -86,12 +85,15 @@ def _solve_embedding_width(config: ModelConfig, budget: int) -> ModelConfig | No
 
 def encoder_config(width: int, height: int, channels: int, quality: int = DEFAULT_QUALITY,
                    arch: str = "sasnet", seed: int = 0, device: str = "auto",
-                   budget: int | None = None) -> EncoderConfig:
+                   budget: int | None = None, recipe: Recipe = DEFAULT_RECIPE) -> EncoderConfig:
     """The full encoder settings for a quality level (or an explicit parameter budget)."""
     if quality not in QUALITY_LEVELS:
         raise CodecError(f"quality must be one of {QUALITY_LEVELS[0]}..{QUALITY_LEVELS[-1]}")
+    level = QUALITY_LEVELS.index(quality)
     if budget is None:
-        budget = max(MIN_BUDGET, round(PARAMETERS_PER_PIXEL[quality] * width * height))
-    model = shape_for_budget(budget, width, height, channels, arch, seed)
-    return EncoderConfig(model=model, fit=FitConfig(seed=seed, device=device),
-                         quant=QuantConfig())
+        budget = max(MIN_BUDGET, round(recipe.parameters_per_pixel[level] * width * height))
+    model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
+    return EncoderConfig(
+        model=model, fit=FitConfig(steps=recipe.fit_steps, seed=seed, device=device),
+        quant=QuantConfig(rd_slope=recipe.rd_slope[level],
+                          finetune_steps=recipe.finetune_steps))

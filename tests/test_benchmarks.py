@@ -26,7 +26,8 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
         Image.fromarray(synthetic_image(40, 32, seed=seed)).save(images / f"im{seed}.png")
     args = ["--images", str(images), "--qualities", "1", "2", "--steps", "10", "--jobs", "1",
             "--arch", "sasnet", "--pillow", "jpeg", "--output", str(tmp_path / "out"),
-            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
+            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet",
+            "--variant", "shallow", "hidden_layers=1", "finetune_steps=0"]
     reports = rd_curve.main(args)
     report = json.loads((tmp_path / "out" / "sasnet.json").read_text())
     assert set(report) >= {"name", "description", "results"}
@@ -35,12 +36,31 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
     sas_files = list((tmp_path / "cache").rglob("*.sas"))
     for row in report["per_image"]:
-        coded = [f for f in sas_files if f.stem == row["image"] and f"/{row['point']:g}/" in str(f)]
+        coded = [f for f in sas_files if f.stem == row["image"] and f.parent.name == f"{row['point']:g}"
+                 and f.parent.parent.name.split("@")[0] == "sasnet"]
         assert len(coded) == 1
         assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
     assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
+    # The variant is its own codec: own results file, own cache folder, a row in the summary.
+    variant = json.loads((tmp_path / "out" / "sasnet-shallow.json").read_text())
+    assert "hidden_layers=1" in variant["name"] and len(variant["per_image"]) == 4
+    assert variant["results"]["bpp"] != report["results"]["bpp"]
+    assert variant["name"] in (tmp_path / "out" / "summary.md").read_text()
     # A second run finds everything cached and reproduces the same numbers.
     again = rd_curve.main(args)
     for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
         assert again["sasnet"]["results"][key] == reports["sasnet"]["results"][key]
+
+
+def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
+    label, recipe = rd_curve.parse_variant(["coarse", "rd_slope=2", "fit_steps=300"])
+    assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": 300}
+    _, recipe = rd_curve.parse_variant(["x", "rd_slope=1/1/1/1/2/2/2/2"])
+    assert recipe["rd_slope"] == (1.0,) * 4 + (2.0,) * 4
+    for bad in (["x", "omega=3"], ["x", "rd_slope=1/2"], ["x", "grid_share=2"]):
+        try:
+            rd_curve.parse_variant(bad)
+        except SystemExit:
+            continue
+        raise AssertionError(f"{bad} was accepted")

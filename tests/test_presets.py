@@ -2,8 +2,9 @@ import pytest
 
 from sasnet_codec.config import MODEL_LIMITS
 from sasnet_codec.layout import parameter_count
-from sasnet_codec.presets import (PARAMETERS_PER_PIXEL, QUALITY_LEVELS, encoder_config,
-                                  shape_for_budget)
+from sasnet_codec.config import Recipe
+from sasnet_codec.errors import CodecError
+from sasnet_codec.presets import DEFAULT_RECIPE, QUALITY_LEVELS, encoder_config, shape_for_budget
 
 
 @pytest.mark.parametrize("size", [(1, 1), (8, 8), (40, 30), (192, 128), (768, 512),
@@ -23,7 +24,7 @@ def test_budgets_grow_with_quality_and_pixels():
     large = parameter_count(encoder_config(768, 512, 3, 5).model)
     assert 10 < large / small < 22
     assert parameter_count(encoder_config(192, 128, 3, 5).model) == pytest.approx(
-        PARAMETERS_PER_PIXEL[5] * 192 * 128, rel=0.05)
+        DEFAULT_RECIPE.parameters_per_pixel[4] * 192 * 128, rel=0.05)
 
 
 def test_architectures_match_the_same_budget_within_5_percent():
@@ -31,3 +32,17 @@ def test_architectures_match_the_same_budget_within_5_percent():
         counts = [parameter_count(shape_for_budget(budget, 192, 128, 3, arch))
                   for arch in ("sasnet", "femb", "siren")]
         assert max(counts) <= 1.05 * min(counts)
+
+
+def test_recipe_fields_reach_the_encoder_settings():
+    recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=77, finetune_steps=9)
+    config = encoder_config(192, 128, 3, 2, recipe=recipe)
+    assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
+    assert config.fit.steps == 77 and config.model.hidden_layers == 3
+    assert parameter_count(config.model) == pytest.approx(
+        recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
+
+
+def test_recipe_refuses_a_table_of_the_wrong_length():
+    with pytest.raises(CodecError, match="one per quality"):
+        Recipe(rd_slope=(1.0,) * 3)
