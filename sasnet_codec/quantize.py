@@ -28,6 +28,7 @@ from .config import QuantConfig
 from .entropy import SYMBOL_LIMIT, best_scale_index, laplace_bits
 from .fit import Schedule, Targets, full_image_mse, optimise
 from .model import SASNet
+from .render import TILE_PIXELS
 from .tables import QUANT_STEP_COUNT, laplace_scale, quantization_step
 
 
@@ -82,7 +83,7 @@ class StepSearch:
     then answers any lambda (or rate target) without touching the network again."""
 
     def __init__(self, model: SASNet, targets: Targets) -> None:
-        self.base_mse = full_image_mse(model, targets, chunk=1 << 16)
+        self.base_mse = full_image_mse(model, targets, chunk=TILE_PIXELS)
         self.candidates: dict[str, list[Candidate]] = {}
         for name, param in model.coded_parameters():
             self.candidates[name] = self._measure(model, targets, param)
@@ -104,7 +105,7 @@ class StepSearch:
                 symbols = round_to_step(original, index)
                 with torch.no_grad():
                     param.copy_(symbols * quantization_step(index))
-                added = full_image_mse(model, targets, chunk=1 << 16) - self.base_mse
+                added = full_image_mse(model, targets, chunk=TILE_PIXELS) - self.base_mse
                 flat = symbols.reshape(-1).cpu().numpy()
                 bits = laplace_bits(flat, laplace_scale(best_scale_index(flat)))
                 found.append(Candidate(index, added, bits))

@@ -12,7 +12,9 @@ from .coords import pixel_centres
 from .image_io import to_integer_array
 from .model import SASNet
 
-TILE_PIXELS = 1 << 16
+TILE_PIXELS = 1 << 14
+"""Pixels per tile: small enough that the widest layer's activations stay in cache (65536
+rendered about 1.6x slower on CPU), large enough that per-tile overhead vanishes."""
 
 
 @torch.no_grad()

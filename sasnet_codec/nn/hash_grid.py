@@ -85,7 +85,8 @@ class HashGrid(nn.Module):
                              persistent=False)
         self.register_buffer("size", torch.tensor([lv.size for lv in levels]), persistent=False)
         self.register_buffer("offset", torch.tensor([lv.offset for lv in levels]), persistent=False)
-        self.register_buffer("dense", torch.tensor([lv.dense for lv in levels]), persistent=False)
+        self.dense_levels = sum(lv.dense for lv in levels)
+        assert all(lv.dense for lv in levels[: self.dense_levels])
 
     @property
     def output_width(self) -> int:
@@ -98,13 +99,15 @@ class HashGrid(nn.Module):
         frac = pos - cell
         corner = cell.long()[:, :, None, :] + _CORNERS.to(pos.device)[None, None]  # [N, L, 4, 2]
         gx, gy = corner[..., 0], corner[..., 1]
-        dense_index = gx + gy * self.resolution[None, :, None]
-        hashed_index = (gx ^ ((gy * _HASH_PRIME_Y) & _UINT32)) & _UINT32
-        index = torch.where(self.dense[None, :, None], dense_index & _UINT32, hashed_index)
+        # Levels grow, so the dense ones are a prefix: each kind is computed only where used.
+        # (Dense indices stay far below 2^32: a dense level has at most 2^24 entries.)
+        d = self.dense_levels
+        index = torch.cat([gx[:, :d] + gy[:, :d] * self.resolution[None, :d, None],
+                           (gx[:, d:] ^ ((gy[:, d:] * _HASH_PRIME_Y) & _UINT32)) & _UINT32], dim=1)
         index = index % self.size[None, :, None] + self.offset[None, :, None]
-        corner_frac = torch.where(_CORNERS.to(pos.device).bool()[None, None], frac[:, :, None, :],
-                                  1 - frac[:, :, None, :])
-        weight = corner_frac[..., 0] * corner_frac[..., 1]
+        along_x = torch.stack([1 - frac[..., 0], frac[..., 0]], dim=-1)          # [N, L, 2]
+        along_y = torch.stack([1 - frac[..., 1], frac[..., 1]], dim=-1)
+        weight = (along_y[..., :, None] * along_x[..., None, :]).flatten(-2)    # corner order
         return GridLookup(index, weight)
 
     def forward(self, unit_coords: torch.Tensor, lookup: GridLookup | None = None

@@ -27,7 +27,10 @@ class SineLayer(nn.Module):
                                           generator))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sin(self.omega_0 * nn.functional.linear(x, self.weight, self.bias))
+        # omega_0 scales the (small) weights rather than the (large) pre-activations: the
+        # same function and gradients, one pass less over an [N, out] tensor.
+        return torch.sin(nn.functional.linear(x, self.omega_0 * self.weight,
+                                              self.omega_0 * self.bias))
 
 
 class LinearLayer(nn.Module):

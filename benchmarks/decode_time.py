@@ -1,0 +1,93 @@
+"""Decode time of a full-size Kodak image (768x512) at the default quality, on this machine's
+CPU: through the command line (what a user waits for, Python and torch start-up included) and
+through the Python API (the decoder alone).
+
+    python -m benchmarks.decode_time [--repeats 5]
+
+Decoding cost depends on the network's shape and the output size, not on the weights' values,
+so the file is the default (quality 5) network for 768x512 at its initial weights, quantized
+with steps at 1/32 of each tensor's spread (about the rate the encoder picks): fitting a
+full-size image on a CPU would take hours and change nothing here.
+Writes benchmarks/results/decode_time.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import sasnet_codec as sc
+from sasnet_codec.codec import pack_model
+from sasnet_codec.layout import parameter_count
+from sasnet_codec.model import SASNet
+from sasnet_codec.tables import QUANT_STEP_COUNT
+
+from .rd_curve import hardware
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def default_network_file(width: int, height: int) -> bytes:
+    config = sc.encoder_config(width, height, 3).model
+    model = SASNet(config)
+    steps = {}
+    for name, param in model.coded_parameters():
+        spread = max(float(param.detach().std()) if param.numel() > 1 else 0.0, 1e-6)
+        steps[name] = min(QUANT_STEP_COUNT - 1, max(0, round(-8 * math.log2(spread / 32))))
+    image = sc.image_from_array(np.zeros((height, width, 3), dtype=np.uint8))
+    return pack_model(model, steps, image)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--width", type=int, default=768)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    command = shutil.which("sasnet-codec")
+    if command is None:
+        raise SystemExit("the sasnet-codec command is not installed (pip install -e .)")
+    data = default_network_file(args.width, args.height)
+    api, cli = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        coded, decoded = Path(folder) / "image.sas", Path(folder) / "image.png"
+        coded.write_bytes(data)
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            sc.decode(data)
+            api.append(time.perf_counter() - start)
+            decoded.unlink(missing_ok=True)
+            start = time.perf_counter()
+            subprocess.run([command, "decode", str(coded), "-o", str(decoded), "--quiet"],
+                           check=True)
+            cli.append(time.perf_counter() - start)
+    header, _ = sc.decode_model(data)
+    report = {
+        "image": f"{args.width}x{args.height}", "parameters": parameter_count(header.model),
+        "file_bytes": len(data), "hardware": hardware("cpu"),
+        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+        "repeats": args.repeats,
+        "api_decode_seconds_median": round(statistics.median(api), 3),
+        "cli_decode_seconds_median": round(statistics.median(cli), 3),
+        "api_decode_seconds": [round(t, 3) for t in api],
+        "cli_decode_seconds": [round(t, 3) for t in cli],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "decode_time.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()
