@@ -64,3 +64,13 @@ def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
         except SystemExit:
             continue
         raise AssertionError(f"{bad} was accepted")
+
+
+def test_speed_benchmark_file_is_a_default_network_that_decodes_at_its_size():
+    from benchmarks import speed
+    import sasnet_codec as sc
+
+    data = speed.default_network_file(64, 48)
+    header, _ = sc.decode_model(data)
+    assert header.model == sc.encoder_config(64, 48, 3).model
+    assert sc.decode(data).shape == (48, 64, 3)
