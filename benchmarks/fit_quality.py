@@ -30,9 +30,9 @@ from sasnet_codec.presets import shape_for_budget
 from sasnet_codec.render import render_float
 
 from .datasets import dataset_label, default_folder, load_images
+from .reports import RESULTS
 
 ARCHS = ("sasnet", "femb", "siren")
-RESULTS = Path(__file__).resolve().parent / "results"
 BORDER = 4  # pixels: the frame where a periodic embedding would tie opposite edges together
 
 

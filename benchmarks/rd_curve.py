@@ -24,7 +24,6 @@ import json
 import math
 import multiprocessing
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -38,9 +37,9 @@ from sasnet_codec.metrics import psnr
 
 from .bd_metrics import bd_psnr, bd_rate
 from .datasets import BenchImage, dataset_label, default_folder, load_images
+from .reports import RESULTS, hardware
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
 CACHE = ROOT / "cache"
 ANCHORS = ROOT / "anchors" / "kodak.json"
 PILLOW_POINTS = {
@@ -252,22 +251,6 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
             "rate_points": [p for p in points
                             if sum(r.codec == codec and r.point == p for r in rows) >= images],
             "per_image": per_image}
-
-
-def hardware(device: str) -> str:
-    if device.startswith("cuda"):
-        import torch
-
-        return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores visible"
 
 
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:

@@ -10,10 +10,8 @@ Writes benchmarks/results/render_memory.json.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
-from pathlib import Path
 
 import torch
 
@@ -23,8 +21,7 @@ from sasnet_codec.model import SASNet
 from sasnet_codec.presets import encoder_config
 from sasnet_codec.render import TILE_PIXELS, render
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from .reports import publish
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -48,10 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_rss_mb_before_render": round(before), "peak_rss_mb": round(peak_rss_mb()),
         "output_mb": round(image.nbytes / 2**20),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "render_memory.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
-    return report
+    return publish("render_memory", report)
 
 
 if __name__ == "__main__":

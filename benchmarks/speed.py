@@ -16,7 +16,6 @@ Writes benchmarks/results/speed.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -36,10 +35,7 @@ from sasnet_codec.model import SASNet
 from sasnet_codec.tables import QUANT_STEP_COUNT
 
 from .datasets import default_folder, load_images
-from .rd_curve import hardware
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
+from .reports import hardware, publish
 
 def default_network_file(width: int, height: int) -> bytes:
     config = sc.encoder_config(width, height, 3).model
@@ -103,10 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         "api_decode_seconds": [round(t, 3) for t in api],
         "cli_decode_seconds": [round(t, 3) for t in cli],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
-    return report
+    return publish("speed", report)
 
 
 if __name__ == "__main__":
