@@ -189,6 +189,7 @@ class Recipe(_Settings):
     parameters_per_pixel: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.23, 0.33, 0.48, 0.7)
     rd_slope: tuple[float, ...] = (1.0,) * 8   # the quantizer's trade, see QuantConfig
     grid_share: float = 0.25         # largest share of the budget for hash grid + mask decoder
+    mask_share: float = 0.10         # largest share for the mask decoder alone (presets.py)
     hidden_layers: int = 2
     fit_steps: int = 1000
     finetune_steps: int = 150
@@ -199,7 +200,8 @@ class Recipe(_Settings):
             _require(len(values) == len(QUALITY_LEVELS)
                      and all(math.isfinite(v) and v > 0 for v in values),
                      f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
-        _require(0 < self.grid_share < 1, "grid_share must be in (0, 1)")
+        _require(0 < self.grid_share < 1 and 0 < self.mask_share < 1,
+                 "grid_share and mask_share must be in (0, 1)")
         _require(self.hidden_layers >= 1 and self.fit_steps >= 1 and self.finetune_steps >= 0,
                  "hidden_layers and fit_steps must be at least 1, finetune_steps at least 0")
 

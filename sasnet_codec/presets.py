@@ -12,7 +12,7 @@ import math
 from .config import (MODEL_LIMITS, QUALITY_LEVELS, EncoderConfig, FitConfig, ModelConfig,
                      QuantConfig, Recipe)
 from .errors import CodecError
-from .layout import parameter_count
+from .layout import parameter_count, parameter_shapes
 
 DEFAULT_QUALITY = 5
 DEFAULT_RECIPE = Recipe()
@@ -20,6 +20,11 @@ EXPECTED_BITS_PER_PARAMETER = 5.0
 """Prior for the rate of a coded parameter, used to size a network for a bpp target."""
 MIN_BUDGET = 1000
 """Smallest network a preset builds: tiny images get this much whatever their pixel count."""
+MASK_SHAPES = ((16, 8, 4), (8, 4, 2), (4, 2, 2))
+"""Mask decoders, richest first, as (hidden width, neuron groups per hidden layer, embedding
+bands). A budget takes the richest whose decoder fits in its recipe's mask_share (the leanest
+when none does). The rich decoder alone would be 45% of a Kodak-mini quality-1 network and 20%
+at quality 3; the parameters it frees buy more in the sine layers (ablation.md)."""
 
 
 def shape_for_budget(budget: int, width: int, height: int, channels: int,
@@ -44,6 +49,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     base = base.replace(band_limit=band_limit, low_freq_range=max(2, band_limit // 5),
                         grid_levels=levels)
     if base.has_masks:
+        base = _mask_shape_for_budget(base, budget, recipe.mask_share)
         for log2_size in range(16, 3, -1):
             candidate = base.replace(grid_log2_size=log2_size)
             if _grid_and_mask_count(candidate) <= recipe.grid_share * budget or log2_size == 4:
@@ -63,6 +69,18 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     if best is None:
         raise CodecError("no network shape fits this parameter budget")
     return best
+
+
+def _mask_shape_for_budget(config: ModelConfig, budget: int, share: float) -> ModelConfig:
+    """The richest of MASK_SHAPES whose decoder takes at most `share` of the budget (the
+    leanest when none does)."""
+    for hidden, groups, bands in MASK_SHAPES:
+        candidate = config.replace(mask_hidden=hidden, n_groups=groups, n_bands=bands)
+        decoder = sum(math.prod(shape) for name, shape in parameter_shapes(candidate)
+                      if name.startswith("mask."))
+        if decoder <= share * budget:
+            break
+    return candidate
 
 
 def _grid_and_mask_count(config: ModelConfig) -> int:

@@ -1,10 +1,12 @@
+import math
+
 import pytest
 
 from sasnet_codec.config import MODEL_LIMITS
-from sasnet_codec.layout import parameter_count
+from sasnet_codec.layout import parameter_count, parameter_shapes
 from sasnet_codec.config import Recipe
 from sasnet_codec.errors import CodecError
-from sasnet_codec.presets import DEFAULT_RECIPE, QUALITY_LEVELS, encoder_config, shape_for_budget
+from sasnet_codec.presets import DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, encoder_config, shape_for_budget
 
 
 @pytest.mark.parametrize("size", [(1, 1), (8, 8), (40, 30), (192, 128), (768, 512),
@@ -41,6 +43,25 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
+
+
+def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
+    def mask_shape(config):
+        return config.mask_hidden, config.n_groups, config.n_bands
+
+    def decoder_count(config):
+        return sum(math.prod(shape) for name, shape in parameter_shapes(config)
+                   if name.startswith("mask."))
+
+    rich, lean = MASK_SHAPES[0], MASK_SHAPES[-1]
+    low = encoder_config(192, 128, 3, QUALITY_LEVELS[0]).model
+    high = encoder_config(192, 128, 3, QUALITY_LEVELS[-1]).model
+    assert mask_shape(low) == lean and mask_shape(high) == rich
+    assert decoder_count(high) <= DEFAULT_RECIPE.mask_share * parameter_count(high)
+    # A share no decoder fits in gives the leanest; a generous one the richest.
+    tight, generous = Recipe(mask_share=0.001), Recipe(mask_share=0.9)
+    assert mask_shape(shape_for_budget(20000, 192, 128, 3, recipe=tight)) == lean
+    assert mask_shape(shape_for_budget(1500, 192, 128, 3, recipe=generous)) == rich
 
 
 def test_recipe_refuses_a_table_of_the_wrong_length():
