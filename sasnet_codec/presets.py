@@ -52,7 +52,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)
         for log2_size in range(16, 3, -1):
             candidate = base.replace(grid_log2_size=log2_size)
-            if _grid_and_mask_count(candidate) <= recipe.grid_share * budget or log2_size == 4:
+            if _count_of(candidate, ("grid.", "mask.")) <= recipe.grid_share * budget or log2_size == 4:
                 base = candidate
                 break
     best: ModelConfig | None = None
@@ -76,15 +76,15 @@ def _mask_shape_for_budget(config: ModelConfig, budget: int, share: float) -> Mo
     leanest when none does)."""
     for hidden, groups, bands in MASK_SHAPES:
         candidate = config.replace(mask_hidden=hidden, n_groups=groups, n_bands=bands)
-        decoder = sum(math.prod(shape) for name, shape in parameter_shapes(candidate)
-                      if name.startswith("mask."))
-        if decoder <= share * budget:
+        if _count_of(candidate, ("mask.",)) <= share * budget:
             break
     return candidate
 
 
-def _grid_and_mask_count(config: ModelConfig) -> int:
-    return parameter_count(config) - parameter_count(config.replace(arch="femb"))
+def _count_of(config: ModelConfig, prefixes: tuple[str, ...]) -> int:
+    """Parameters of the tensors whose names start with one of `prefixes`."""
+    return sum(math.prod(shape) for name, shape in parameter_shapes(config)
+               if name.startswith(prefixes))
 
 
 def _solve_embedding_width(config: ModelConfig, budget: int) -> ModelConfig | None:
