@@ -9,8 +9,9 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
 averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results
-are cached (keyed by a fingerprint of the codec's source), so an interrupted run continues and
-a changed codec is re-measured. Writes benchmarks/results/<dataset>/: one CompressAI-schema
+are cached, keyed by the codec's source and each encode's resolved settings, so an interrupted
+run continues, a changed codec is re-measured, and a preset change re-runs only the encodes
+whose network or schedule it changes. Writes benchmarks/results/<dataset>/: one CompressAI-schema
 JSON per codec, summary.md and rd.png.
 """
 
@@ -26,7 +27,7 @@ import multiprocessing
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +83,13 @@ def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def codec_fingerprint() -> str:
-    """Hash of the codec's source: cached neural results are valid only for the same code."""
+    """Hash of the source that turns encoder settings into bytes: every module but presets.py,
+    which only chooses the settings (and reaches the cache through them: `settings_key`)."""
     digest = hashlib.sha256()
     package = ROOT.parent / "sasnet_codec"
     for path in sorted(package.rglob("*.py")):
+        if path.name == "presets.py":
+            continue
         digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -147,13 +151,16 @@ class NeuralCodec:
     recipe: dict          # Recipe fields that differ from the default
     name: str
 
-    @property
-    def cache_folder(self) -> str:
-        """Distinct per recipe, so a variant label reused with other values is re-measured."""
-        if not self.recipe:
-            return self.key
-        text = json.dumps(self.recipe, sort_keys=True)
-        return f"{self.key}@{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
+        """Hash of the full encoder settings this codec uses on `image`: a variant that builds
+        the same network and schedule as the codec shares its cached encode."""
+        import sasnet_codec as sc
+
+        height, width, channels = image.pixels.shape
+        config = sc.encoder_config(width, height, channels, quality, self.arch, device=device,
+                                   recipe=sc.DEFAULT_RECIPE.replace(**self.recipe))
+        text = json.dumps(asdict(config), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_variant(words: list[str]) -> tuple[str, dict]:
@@ -226,9 +233,6 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
     return total * len(images) / jobs
 
 
-def cache_path(cache: Path, dataset: str, codec: str, point: float, image: str,
-               fingerprint: str) -> Path:
-    return cache / dataset / fingerprint / codec / f"{point:g}" / f"{image}.json"
 
 
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str) -> dict:
@@ -320,19 +324,27 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     jobs = max(1, min(args.jobs or cores, len(images)))
     threads = args.threads or max(1, cores // jobs)
     codecs = {c.key: c for c in neural_codecs(args)}
-    folders = {**{c: c for c in args.pillow}, **{k: c.cache_folder for k, c in codecs.items()}}
     tasks = [(codec, q, image) for codec in args.pillow for q in PILLOW_POINTS[codec]
              for image in images]
     tasks += [(key, q, image) for key in codecs for q in args.qualities for image in images]
+    root = cache / dataset / fingerprint
+    folders = {(codec, point, image.name): root / codec / f"{point:g}" if codec in PILLOW_POINTS
+               else root / "encodes" / codecs[codec].settings_key(point, image, args.device)
+               for codec, point, image in tasks}
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
-        cached = cache_path(cache, dataset, folders[codec], point, image.name, fingerprint)
-        if cached.exists():
-            rows.append(Row(**json.loads(cached.read_text())))
+        cached = folders[codec, point, image.name] / f"{image.name}.json"
+        if cached.exists():   # may come from another codec key with the same settings
+            row = json.loads(cached.read_text())
+            rows.append(Row(**{**row, "codec": codec, "point": point}))
         else:
             todo.append((codec, point, image))
-    neural_todo = [t for t in todo if t[0] in codecs]
+    sharing: dict[Path, list[tuple[str, int, BenchImage]]] = {}   # same settings, one encode
+    for codec, point, image in (t for t in todo if t[0] in codecs):
+        place = folders[codec, point, image.name] / image.name
+        sharing.setdefault(place, []).append((codec, point, image))
+    neural_todo = [group[0] for group in sharing.values()]
     print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
     if neural_todo:
@@ -343,7 +355,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
     def store(row: Row) -> None:
-        path = cache_path(cache, dataset, folders[row.codec], row.point, row.image, fingerprint)
+        path = folders[row.codec, row.point, row.image] / f"{row.image}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(row)))
         rows.append(row)
@@ -355,15 +367,16 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         if neural_todo:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
-                pending = [
+                pending = {
                     pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe, quality,
-                                image, str(cache / dataset / fingerprint / folders[key]
-                                           / f"{quality:g}"), args.device)
-                    for key, quality, image in neural_todo
-                ]
+                                image, str(folders[key, quality, image.name]), args.device): group
+                    for group in sharing.values() for key, quality, image in group[:1]
+                }
                 for done in futures.as_completed(pending):
-                    store(done.result())
-                    bar.update()
+                    row = done.result()
+                    for codec, point, _ in pending[done]:
+                        store(replace(row, codec=codec, point=point))
+                        bar.update()
     hw = hardware(args.device)
     description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))

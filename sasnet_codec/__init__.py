@@ -10,11 +10,11 @@ Importing the package also registers a Pillow plugin, so PIL.Image.open("x.sas")
 
 from .codec import (EncodeResult, decode, decode_file, decode_model, encode, encode_file,
                     output_size)
-from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig, Recipe
+from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
 from .errors import CodecError
 from .image_io import ImageData, image_from_array, load_image, save_image
 from .pillow_plugin import register as _register_pillow_plugin
-from .presets import DEFAULT_QUALITY, DEFAULT_RECIPE, QUALITY_LEVELS, encoder_config
+from .presets import DEFAULT_QUALITY, DEFAULT_RECIPE, QUALITY_LEVELS, Recipe, encoder_config
 
 __version__ = "0.1.0"
 __all__ = [

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS, Container, Header, SectionCoding
-from .config import EncoderConfig, Recipe
+from .config import EncoderConfig
 from .coords import domain_extent
 from .device import resolve_device
 from .entropy import Section, best_scale_index, decode_sections, encode_sections
@@ -27,7 +27,7 @@ from .image_io import ImageData, image_from_array, load_image, save_image, to_in
 from .layout import parameter_count, parameter_shapes
 from .metrics import bits_per_pixel, psnr
 from .model import SASNet
-from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER,
+from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER, Recipe,
                       encoder_config, shape_for_budget)
 from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
                        quantize_model)

@@ -1,5 +1,5 @@
 """Frozen configuration dataclasses: every hyper-parameter of the model, the fit and the
-quantizer lives here and nowhere else.
+quantizer lives here and nowhere else (how a quality level chooses them: presets.Recipe).
 
 `ModelConfig` crosses the bitstream, so all of its fields are small integers (no floats whose
 decimal spelling could differ between machines); `to_dict`/`from_dict` give the plain-number
@@ -175,35 +175,6 @@ class QuantConfig(_Settings):
         _require(self.finetune_steps >= 0, "finetune_steps cannot be negative")
         _require(self.finetune_lr > 0, "finetune_lr must be positive")
         _require(self.search_pixels >= 1, "search_pixels must be at least 1")
-
-
-QUALITY_LEVELS = tuple(range(1, 9))
-
-
-@dataclass(frozen=True)
-class Recipe(_Settings):
-    """How a quality level becomes encoder settings, one value per level where it varies.
-    The default is the tuned codec; the RD benchmark's variants change one field at a time to
-    measure what it buys (benchmarks/results/kodak-mini/ablation.md)."""
-
-    parameters_per_pixel: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.23, 0.33, 0.48, 0.7)
-    rd_slope: tuple[float, ...] = (1.0,) * 8   # the quantizer's trade, see QuantConfig
-    grid_share: float = 0.25         # largest share of the budget for hash grid + mask decoder
-    mask_share: float = 0.10         # largest share for the mask decoder alone (presets.py)
-    hidden_layers: int = 2
-    fit_steps: int = 1000
-    finetune_steps: int = 150
-
-    def __post_init__(self) -> None:
-        for name in ("parameters_per_pixel", "rd_slope"):
-            values = getattr(self, name)
-            _require(len(values) == len(QUALITY_LEVELS)
-                     and all(math.isfinite(v) and v > 0 for v in values),
-                     f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
-        _require(0 < self.grid_share < 1 and 0 < self.mask_share < 1,
-                 "grid_share and mask_share must be in (0, 1)")
-        _require(self.hidden_layers >= 1 and self.fit_steps >= 1 and self.finetune_steps >= 0,
-                 "hidden_layers and fit_steps must be at least 1, finetune_steps at least 0")
 
 
 @dataclass(frozen=True)

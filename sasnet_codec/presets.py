@@ -8,14 +8,15 @@ quality 5, the default, near 1-1.5 bpp (see benchmarks/results for measured numb
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from .config import (MODEL_LIMITS, QUALITY_LEVELS, EncoderConfig, FitConfig, ModelConfig,
-                     QuantConfig, Recipe)
+from .config import (MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig,
+                     _require, _Settings)
 from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
+QUALITY_LEVELS = tuple(range(1, 9))
 DEFAULT_QUALITY = 5
-DEFAULT_RECIPE = Recipe()
 EXPECTED_BITS_PER_PARAMETER = 5.0
 """Prior for the rate of a coded parameter, used to size a network for a bpp target."""
 MIN_BUDGET = 1000
@@ -25,6 +26,37 @@ MASK_SHAPES = ((16, 8, 4), (8, 4, 2), (4, 2, 2))
 bands). A budget takes the richest whose decoder fits in its recipe's mask_share (the leanest
 when none does). The rich decoder alone would be 45% of a Kodak-mini quality-1 network and 20%
 at quality 3; the parameters it frees buy more in the sine layers (ablation.md)."""
+
+
+@dataclass(frozen=True)
+class Recipe(_Settings):
+    """How a quality level becomes encoder settings; the tuples hold one value per level.
+    The default is the tuned codec; the RD benchmark's variants change one field at a time to
+    measure what it buys (benchmarks/results/kodak-mini/ablation.md)."""
+
+    parameters_per_pixel: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.23, 0.33, 0.48, 0.7)
+    rd_slope: tuple[float, ...] = (1.0,) * 8   # the quantizer's trade, see QuantConfig
+    # largest share of the budget for hash grid + mask decoder: the low presets gain from a
+    # larger grid, from quality 5 it only moves the point along the curve (docs/notes.md)
+    grid_share: tuple[float, ...] = (0.4,) * 4 + (0.25,) * 4
+    mask_share: float = 0.10         # largest share for the mask decoder alone
+    hidden_layers: int = 2
+    fit_steps: int = 1000
+    finetune_steps: int = 150
+
+    def __post_init__(self) -> None:
+        for name in ("parameters_per_pixel", "rd_slope", "grid_share"):
+            values = getattr(self, name)
+            _require(len(values) == len(QUALITY_LEVELS)
+                     and all(math.isfinite(v) and v > 0 for v in values),
+                     f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
+        _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
+                 "grid_share and mask_share must be in (0, 1)")
+        _require(self.hidden_layers >= 1 and self.fit_steps >= 1 and self.finetune_steps >= 0,
+                 "hidden_layers and fit_steps must be at least 1, finetune_steps at least 0")
+
+
+DEFAULT_RECIPE = Recipe()
 
 
 def shape_for_budget(budget: int, width: int, height: int, channels: int,
@@ -50,9 +82,10 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
                         grid_levels=levels)
     if base.has_masks:
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)
+        grid_share = recipe.grid_share[_level_for_density(recipe, budget / (width * height))]
         for log2_size in range(16, 3, -1):
             candidate = base.replace(grid_log2_size=log2_size)
-            if _count_of(candidate, ("grid.", "mask.")) <= recipe.grid_share * budget or log2_size == 4:
+            if _count_of(candidate, ("grid.", "mask.")) <= grid_share * budget or log2_size == 4:
                 base = candidate
                 break
     best: ModelConfig | None = None
@@ -69,6 +102,13 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     if best is None:
         raise CodecError("no network shape fits this parameter budget")
     return best
+
+
+def _level_for_density(recipe: Recipe, parameters_per_pixel: float) -> int:
+    """The quality level whose parameter density is nearest (in ratio): an explicit budget
+    (a bpp target) takes the per-level settings of the preset it is closest to."""
+    return min(range(len(QUALITY_LEVELS)), key=lambda level: abs(math.log(
+        recipe.parameters_per_pixel[level] / parameters_per_pixel)))
 
 
 def _mask_shape_for_budget(config: ModelConfig, budget: int, share: float) -> ModelConfig:

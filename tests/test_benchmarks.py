@@ -7,6 +7,7 @@ from PIL import Image
 
 from benchmarks import rd_curve
 from benchmarks.bd_metrics import bd_psnr, bd_rate
+from benchmarks.datasets import load_images
 
 from tests.helpers import synthetic_image
 
@@ -34,23 +35,34 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     assert set(report["results"]) == {"bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
                                       "decoding_time"}
     assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
+    # One encode per distinct setting: at 40x32 both qualities hit the smallest network.
+    bench = {image.name: image for image in load_images(images)}
+    sasnet = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": 10}, "")
+    shallow = rd_curve.NeuralCodec("x", "sasnet", {"fit_steps": 10, "hidden_layers": 1,
+                                                   "finetune_steps": 0}, "")
+    settings = {(codec.settings_key(q, image, "auto"), image.name)
+                for codec in (sasnet, shallow) for q in (1, 2) for image in bench.values()}
     sas_files = list((tmp_path / "cache").rglob("*.sas"))
+    assert len(sas_files) == len(settings) >= 4
     for row in report["per_image"]:
-        coded = [f for f in sas_files if f.stem == row["image"] and f.parent.name == f"{row['point']:g}"
-                 and f.parent.parent.name.split("@")[0] == "sasnet"]
+        key = sasnet.settings_key(row["point"], bench[row["image"]], "auto")
+        coded = [f for f in sas_files if f.stem == row["image"] and f.parent.name == key]
         assert len(coded) == 1
         assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
     assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
-    # The variant is its own codec: own results file, own cache folder, a row in the summary.
+    # The variant is its own codec: own results file and a row in the summary.
     variant = json.loads((tmp_path / "out" / "sasnet-shallow.json").read_text())
     assert "hidden_layers=1" in variant["name"] and len(variant["per_image"]) == 4
     assert variant["results"]["bpp"] != report["results"]["bpp"]
     assert variant["name"] in (tmp_path / "out" / "summary.md").read_text()
-    # A second run finds everything cached and reproduces the same numbers.
-    again = rd_curve.main(args)
+    # A second run finds everything cached and reproduces the same numbers, also for a variant
+    # whose recipe builds the codec's own settings (its encodes are the codec's, not re-run).
+    again = rd_curve.main(args + ["--variant", "twin", "mask_share=0.1"])
+    assert len(list((tmp_path / "cache").rglob("*.sas"))) == len(sas_files)
     for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
         assert again["sasnet"]["results"][key] == reports["sasnet"]["results"][key]
+        assert again["sasnet-twin"]["results"][key] == reports["sasnet"]["results"][key]
 
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
