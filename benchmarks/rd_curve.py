@@ -176,11 +176,17 @@ def parse_variant(words: list[str]) -> tuple[str, dict]:
         if not hasattr(defaults, field_name) or not text:
             raise SystemExit(f"--variant {label}: {assignment!r} is not FIELD=VALUE of a Recipe")
         current = getattr(defaults, field_name)
+        kind = type(current[0]) if isinstance(current, tuple) else type(current)
+        try:
+            values = [kind(v) for v in text.split("/")]
+        except ValueError:
+            raise SystemExit(f"--variant {label}: {text!r} is not {kind.__name__}") from None
         if isinstance(current, tuple):
-            values = [float(v) for v in text.split("/")]
             overrides[field_name] = tuple(values * len(current) if len(values) == 1 else values)
+        elif len(values) == 1:
+            overrides[field_name] = values[0]
         else:
-            overrides[field_name] = type(current)(text)
+            raise SystemExit(f"--variant {label}: {field_name} takes one value")
     try:
         defaults.replace(**overrides)
     except sc.CodecError as error:
@@ -189,7 +195,9 @@ def parse_variant(words: list[str]) -> tuple[str, dict]:
 
 
 def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
-    common = {"fit_steps": args.steps} if args.steps else {}
+    import sasnet_codec as sc
+
+    common = {"fit_steps": (args.steps,) * len(sc.QUALITY_LEVELS)} if args.steps else {}
     codecs = [NeuralCodec(arch, arch, common, CODEC_NAMES[arch]) for arch in args.arch]
     for words in args.variant or []:
         label, overrides = parse_variant(words)

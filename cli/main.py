@@ -50,7 +50,7 @@ def encode(input_path: str, output_path: str, quality: int, target_bpp: float | 
            fit_steps: int | None, device: str, seed: int, quiet: bool) -> None:
     """Fit IN (PNG, JPEG, ... any Pillow image) and write the .sas file OUT."""
     recipe = sc.DEFAULT_RECIPE if fit_steps is None else sc.DEFAULT_RECIPE.replace(
-        fit_steps=fit_steps)
+        fit_steps=(fit_steps,) * len(sc.QUALITY_LEVELS))
     result = sc.encode_file(input_path, output_path, quality=quality, arch=arch, seed=seed,
                             device=device, recipe=recipe, target_bpp=target_bpp,
                             progress=not quiet)

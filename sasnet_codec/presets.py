@@ -41,19 +41,21 @@ class Recipe(_Settings):
     grid_share: tuple[float, ...] = (0.4,) * 4 + (0.25,) * 4
     mask_share: float = 0.10         # largest share for the mask decoder alone
     hidden_layers: int = 2
-    fit_steps: int = 1000
+    fit_steps: tuple[int, ...] = (1000,) * 8
     finetune_steps: int = 150
 
     def __post_init__(self) -> None:
-        for name in ("parameters_per_pixel", "rd_slope", "grid_share"):
+        for name in ("parameters_per_pixel", "rd_slope", "grid_share", "fit_steps"):
             values = getattr(self, name)
             _require(len(values) == len(QUALITY_LEVELS)
                      and all(math.isfinite(v) and v > 0 for v in values),
                      f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
         _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
-        _require(self.hidden_layers >= 1 and self.fit_steps >= 1 and self.finetune_steps >= 0,
-                 "hidden_layers and fit_steps must be at least 1, finetune_steps at least 0")
+        _require(all(isinstance(steps, int) for steps in self.fit_steps),
+                 "fit_steps must be whole numbers")
+        _require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
+                 "hidden_layers must be at least 1, finetune_steps at least 0")
 
 
 DEFAULT_RECIPE = Recipe()
@@ -152,6 +154,6 @@ def encoder_config(width: int, height: int, channels: int, quality: int = DEFAUL
         budget = max(MIN_BUDGET, round(recipe.parameters_per_pixel[level] * width * height))
     model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
     return EncoderConfig(
-        model=model, fit=FitConfig(steps=recipe.fit_steps, seed=seed, device=device),
+        model=model, fit=FitConfig(steps=recipe.fit_steps[level], seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps))

@@ -37,8 +37,8 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
     # One encode per distinct setting: at 40x32 both qualities hit the smallest network.
     bench = {image.name: image for image in load_images(images)}
-    sasnet = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": 10}, "")
-    shallow = rd_curve.NeuralCodec("x", "sasnet", {"fit_steps": 10, "hidden_layers": 1,
+    sasnet = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "")
+    shallow = rd_curve.NeuralCodec("x", "sasnet", {"fit_steps": (10,) * 8, "hidden_layers": 1,
                                                    "finetune_steps": 0}, "")
     settings = {(codec.settings_key(q, image, "auto"), image.name)
                 for codec in (sasnet, shallow) for q in (1, 2) for image in bench.values()}
@@ -67,10 +67,11 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
     label, recipe = rd_curve.parse_variant(["coarse", "rd_slope=2", "fit_steps=300"])
-    assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": 300}
+    assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": (300,) * 8}
     _, recipe = rd_curve.parse_variant(["x", "rd_slope=1/1/1/1/2/2/2/2"])
     assert recipe["rd_slope"] == (1.0,) * 4 + (2.0,) * 4
-    for bad in (["x", "omega=3"], ["x", "rd_slope=1/2"], ["x", "grid_share=2"]):
+    for bad in (["x", "omega=3"], ["x", "rd_slope=1/2"], ["x", "grid_share=2"],
+                ["x", "fit_steps=1.5"]):
         try:
             rd_curve.parse_variant(bad)
         except SystemExit:

@@ -36,7 +36,7 @@ def test_architectures_match_the_same_budget_within_5_percent():
 
 
 def test_recipe_fields_reach_the_encoder_settings():
-    recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=77, finetune_steps=9)
+    recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
