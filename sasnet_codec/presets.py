@@ -40,6 +40,7 @@ class Recipe(_Settings):
     # larger grid, from quality 5 it only moves the point along the curve (docs/notes.md)
     grid_share: tuple[float, ...] = (0.4,) * 4 + (0.25,) * 4
     mask_share: float = 0.10         # largest share for the mask decoder alone
+    embedding_ratio: float = 4 / 3   # embedding rows per hidden neuron, as near as the budget allows
     hidden_layers: int = 2
     fit_steps: tuple[int, ...] = (1000,) * 8
     finetune_steps: int = 150
@@ -52,6 +53,8 @@ class Recipe(_Settings):
                      f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
         _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
+        _require(math.isfinite(self.embedding_ratio) and self.embedding_ratio > 0,
+                 "embedding_ratio must be positive")
         _require(all(isinstance(steps, int) for steps in self.fit_steps),
                  "fit_steps must be whole numbers")
         _require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
@@ -68,7 +71,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
 
     Frequencies and grid resolutions follow the pixel grid (band limit ~ 1/8 of the long side
     in cycles, finest grid cell ~ 6 pixels); widths follow the budget, with the embedding about
-    4/3 of the hidden width; the embedding width absorbs the remainder, so any two
+    `recipe.embedding_ratio` times the hidden width; the embedding width absorbs the remainder, so any two
     architectures can be matched to the same budget within a few parameters.
     """
     if budget < 100:
@@ -98,8 +101,9 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
             continue  # this width asks for more frequencies than the band holds
         if config is None:
             break
-        if best is None or abs(config.embedding_width / hidden - 4 / 3) < abs(
-                best.embedding_width / best.hidden_width - 4 / 3):
+        ratio = recipe.embedding_ratio
+        if best is None or abs(config.embedding_width / hidden - ratio) < abs(
+                best.embedding_width / best.hidden_width - ratio):
             best = config
     if best is None:
         raise CodecError("no network shape fits this parameter budget")

@@ -42,6 +42,9 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
+    wide = encoder_config(192, 128, 3, 8, recipe=Recipe(embedding_ratio=3.0)).model
+    default = encoder_config(192, 128, 3, 8).model
+    assert wide.embedding_width / wide.hidden_width > default.embedding_width / default.hidden_width
 
 
 def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
