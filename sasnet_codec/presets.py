@@ -41,20 +41,28 @@ class Recipe(_Settings):
     grid_share: tuple[float, ...] = (0.4,) * 4 + (0.25,) * 4
     mask_share: float = 0.10         # largest share for the mask decoder alone
     embedding_ratio: float = 4 / 3   # embedding rows per hidden neuron, as near as the budget allows
+    # band limit = the long side's Nyquist frequency / this: small networks do better with
+    # fewer high frequencies to choose from (docs/notes.md)
+    band_divisor: tuple[float, ...] = (24.0,) * 3 + (16.0,) + (8.0,) * 4
+    finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
+    grid_features: int = 2           # features per hash-grid level
     hidden_layers: int = 2
     fit_steps: tuple[int, ...] = (1000,) * 8
     finetune_steps: int = 150
 
     def __post_init__(self) -> None:
-        for name in ("parameters_per_pixel", "rd_slope", "grid_share", "fit_steps"):
+        for name in ("parameters_per_pixel", "rd_slope", "grid_share", "band_divisor",
+                     "fit_steps"):
             values = getattr(self, name)
             _require(len(values) == len(QUALITY_LEVELS)
                      and all(math.isfinite(v) and v > 0 for v in values),
                      f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
         _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
-        _require(math.isfinite(self.embedding_ratio) and self.embedding_ratio > 0,
-                 "embedding_ratio must be positive")
+        _require(all(math.isfinite(v) and v > 0 for v in (
+            self.embedding_ratio, self.finest_cell_pixels)),
+                 "embedding_ratio and finest_cell_pixels must be positive")
+        _require(self.grid_features >= 1, "grid_features must be at least 1")
         _require(all(isinstance(steps, int) for steps in self.fit_steps),
                  "fit_steps must be whole numbers")
         _require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
@@ -69,25 +77,28 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
                      recipe: Recipe = DEFAULT_RECIPE) -> ModelConfig:
     """A config with about `budget` trainable parameters for a width x height image.
 
-    Frequencies and grid resolutions follow the pixel grid (band limit ~ 1/8 of the long side
-    in cycles, finest grid cell ~ 6 pixels); widths follow the budget, with the embedding about
+    Frequencies and grid resolutions follow the pixel grid (band limit a fraction of the long
+    side's Nyquist frequency, finest grid cell ~ 6 pixels: the recipe's band_divisor and
+    finest_cell_pixels); widths follow the budget, with the embedding about
     `recipe.embedding_ratio` times the hidden width; the embedding width absorbs the remainder, so any two
     architectures can be matched to the same budget within a few parameters.
     """
     if budget < 100:
         raise CodecError("the parameter budget is too small for any network (need >= 100)")
     longest = max(width, height)
+    level = _level_for_density(recipe, budget / (width * height))
     base = ModelConfig(arch=arch, channels=channels, seed=seed,
-                       hidden_layers=recipe.hidden_layers)
-    band_limit = min(MODEL_LIMITS["band_limit"][1], max(6, round(longest * base.period / 2 / 8)))
-    finest_cells = max(4.0, longest / 6)
+                       hidden_layers=recipe.hidden_layers, grid_features=recipe.grid_features)
+    band_limit = min(MODEL_LIMITS["band_limit"][1],
+                     max(6, round(longest * base.period / 2 / recipe.band_divisor[level])))
+    finest_cells = max(4.0, longest / recipe.finest_cell_pixels)
     levels = max(2, min(12, 1 + round(math.log(finest_cells / base.grid_base_resolution)
                                       / math.log(base.grid_per_level_scale))))
     base = base.replace(band_limit=band_limit, low_freq_range=max(2, band_limit // 5),
                         grid_levels=levels)
     if base.has_masks:
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)
-        grid_share = recipe.grid_share[_level_for_density(recipe, budget / (width * height))]
+        grid_share = recipe.grid_share[level]
         for log2_size in range(16, 3, -1):
             candidate = base.replace(grid_log2_size=log2_size)
             if _count_of(candidate, ("grid.", "mask.")) <= grid_share * budget or log2_size == 4:

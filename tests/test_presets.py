@@ -42,9 +42,13 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
-    wide = encoder_config(192, 128, 3, 8, recipe=Recipe(embedding_ratio=3.0)).model
     default = encoder_config(192, 128, 3, 8).model
+    wide = encoder_config(192, 128, 3, 8, recipe=Recipe(embedding_ratio=3.0)).model
     assert wide.embedding_width / wide.hidden_width > default.embedding_width / default.hidden_width
+    shaped = encoder_config(192, 128, 3, 8, recipe=Recipe(
+        band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=4)).model
+    assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
+    assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
 
 
 def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
