@@ -241,8 +241,6 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
     return total * len(images) / jobs
 
 
-
-
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str) -> dict:
     """CompressAI's schema: per rate point, the mean over images (complete points only)."""
     points = sorted({r.point for r in rows if r.codec == codec})

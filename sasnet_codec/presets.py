@@ -80,8 +80,9 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     Frequencies and grid resolutions follow the pixel grid (band limit a fraction of the long
     side's Nyquist frequency, finest grid cell ~ 6 pixels: the recipe's band_divisor and
     finest_cell_pixels); widths follow the budget, with the embedding about
-    `recipe.embedding_ratio` times the hidden width; the embedding width absorbs the remainder, so any two
-    architectures can be matched to the same budget within a few parameters.
+    `recipe.embedding_ratio` times the hidden width; the embedding width absorbs the
+    remainder, so any two architectures can be matched to the same budget within a few
+    parameters.
     """
     if budget < 100:
         raise CodecError("the parameter budget is too small for any network (need >= 100)")
@@ -105,6 +106,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
                 base = candidate
                 break
     best: ModelConfig | None = None
+    ratio = recipe.embedding_ratio
     for hidden in range(base.n_groups, 4097, base.n_groups if base.has_masks else 1):
         try:
             config = _solve_embedding_width(base.replace(hidden_width=hidden), budget)
@@ -112,7 +114,6 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
             continue  # this width asks for more frequencies than the band holds
         if config is None:
             break
-        ratio = recipe.embedding_ratio
         if best is None or abs(config.embedding_width / hidden - ratio) < abs(
                 best.embedding_width / best.hidden_width - ratio):
             best = config
