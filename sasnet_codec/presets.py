@@ -44,6 +44,7 @@ class Recipe(_Settings):
     # band limit = the long side's Nyquist frequency / this: small networks do better with
     # fewer high frequencies to choose from (docs/notes.md)
     band_divisor: tuple[float, ...] = (24.0,) * 3 + (16.0,) + (8.0,) * 4
+    low_freq_percent: int = 50       # share of the embedding rows in the low-frequency box
     finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
     grid_features: int = 2           # features per hash-grid level
     hidden_layers: int = 2
@@ -89,7 +90,8 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     longest = max(width, height)
     level = _level_for_density(recipe, budget / (width * height))
     base = ModelConfig(arch=arch, channels=channels, seed=seed,
-                       hidden_layers=recipe.hidden_layers, grid_features=recipe.grid_features)
+                       hidden_layers=recipe.hidden_layers, grid_features=recipe.grid_features,
+                       low_freq_percent=recipe.low_freq_percent)
     band_limit = min(MODEL_LIMITS["band_limit"][1],
                      max(6, round(longest * base.period / 2 / recipe.band_divisor[level])))
     finest_cells = max(4.0, longest / recipe.finest_cell_pixels)

@@ -46,9 +46,11 @@ def test_recipe_fields_reach_the_encoder_settings():
     wide = encoder_config(192, 128, 3, 8, recipe=Recipe(embedding_ratio=3.0)).model
     assert wide.embedding_width / wide.hidden_width > default.embedding_width / default.hidden_width
     shaped = encoder_config(192, 128, 3, 8, recipe=Recipe(
-        band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=4)).model
+        band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=4,
+        low_freq_percent=70)).model
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
+    assert shaped.low_freq_percent == 70 != default.low_freq_percent
 
 
 def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
