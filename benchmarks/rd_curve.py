@@ -346,10 +346,11 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
             rows.append(Row(**{**row, "codec": codec, "point": point}))
         else:
             todo.append((codec, point, image))
-    sharing: dict[Path, list[tuple[str, int, BenchImage]]] = {}   # same settings, one encode
+    # Tasks with the same settings on the same image share one encode (the first one runs).
+    sharing: dict[tuple[Path, str], list[tuple[str, int, BenchImage]]] = {}
     for codec, point, image in (t for t in todo if t[0] in codecs):
-        place = folders[codec, point, image.name] / image.name
-        sharing.setdefault(place, []).append((codec, point, image))
+        sharing.setdefault((folders[codec, point, image.name], image.name), []).append(
+            (codec, point, image))
     neural_todo = [group[0] for group in sharing.values()]
     print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
@@ -373,11 +374,12 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         if neural_todo:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
-                pending = {
-                    pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe, quality,
-                                image, str(folders[key, quality, image.name]), args.device): group
-                    for group in sharing.values() for key, quality, image in group[:1]
-                }
+                pending = {}
+                for group in sharing.values():
+                    key, quality, image = group[0]
+                    pending[pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe,
+                                        quality, image, str(folders[key, quality, image.name]),
+                                        args.device)] = group
                 for done in futures.as_completed(pending):
                     row = done.result()
                     for codec, point, _ in pending[done]:

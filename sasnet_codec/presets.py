@@ -7,6 +7,7 @@ quality 5, the default, near 1-1.5 bpp (see benchmarks/results for measured numb
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -52,12 +53,13 @@ class Recipe(_Settings):
     finetune_steps: int = 150
 
     def __post_init__(self) -> None:
-        for name in ("parameters_per_pixel", "rd_slope", "grid_share", "band_divisor",
-                     "fit_steps"):
-            values = getattr(self, name)
-            _require(len(values) == len(QUALITY_LEVELS)
-                     and all(math.isfinite(v) and v > 0 for v in values),
-                     f"{name} needs {len(QUALITY_LEVELS)} positive numbers, one per quality")
+        for field in dataclasses.fields(self):          # every tuple is a per-quality table
+            values = getattr(self, field.name)
+            if isinstance(values, tuple):
+                _require(len(values) == len(QUALITY_LEVELS)
+                         and all(math.isfinite(v) and v > 0 for v in values),
+                         f"{field.name} needs {len(QUALITY_LEVELS)} positive numbers, "
+                         "one per quality")
         _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
         _require(all(math.isfinite(v) and v > 0 for v in (

@@ -5,7 +5,15 @@ import pytest
 from sasnet_codec.config import MODEL_LIMITS
 from sasnet_codec.layout import parameter_count, parameter_shapes
 from sasnet_codec.errors import CodecError
-from sasnet_codec.presets import DEFAULT_RECIPE, Recipe, MASK_SHAPES, QUALITY_LEVELS, encoder_config, shape_for_budget
+from sasnet_codec.presets import (DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, Recipe,
+                                  encoder_config, shape_for_budget)
+
+
+def count_of(config, prefixes):
+    """Parameters of the tensors whose names start with one of `prefixes` (counted here from
+    the layout, independently of presets.py)."""
+    return sum(math.prod(shape) for name, shape in parameter_shapes(config)
+               if name.startswith(prefixes))
 
 
 @pytest.mark.parametrize("size", [(1, 1), (8, 8), (40, 30), (192, 128), (768, 512),
@@ -57,15 +65,11 @@ def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
     def mask_shape(config):
         return config.mask_hidden, config.n_groups, config.n_bands
 
-    def decoder_count(config):
-        return sum(math.prod(shape) for name, shape in parameter_shapes(config)
-                   if name.startswith("mask."))
-
     rich, lean = MASK_SHAPES[0], MASK_SHAPES[-1]
     low = encoder_config(192, 128, 3, QUALITY_LEVELS[0]).model
     high = encoder_config(192, 128, 3, QUALITY_LEVELS[-1]).model
     assert mask_shape(low) == lean and mask_shape(high) == rich
-    assert decoder_count(high) <= DEFAULT_RECIPE.mask_share * parameter_count(high)
+    assert count_of(high, ("mask.",)) <= DEFAULT_RECIPE.mask_share * parameter_count(high)
     # A share no decoder fits in gives the leanest; a generous one the richest.
     tight, generous = Recipe(mask_share=0.001), Recipe(mask_share=0.9)
     assert mask_shape(shape_for_budget(20000, 192, 128, 3, recipe=tight)) == lean
@@ -73,18 +77,15 @@ def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
 
 
 def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
-    def grid_and_mask(config):
-        return sum(math.prod(shape) for name, shape in parameter_shapes(config)
-                   if name.startswith(("grid.", "mask.")))
-
     big_first = Recipe(grid_share=(0.6,) + (0.1,) * 7)
     low, other = (encoder_config(192, 128, 3, q, recipe=big_first).model for q in (1, 2))
-    assert grid_and_mask(low) > 0.3 * parameter_count(low)
+    assert count_of(low, ("grid.", "mask.")) > 0.3 * parameter_count(low)
     assert low.grid_log2_size > other.grid_log2_size    # the smaller network, the larger table
     # An explicit budget (a bpp target) takes the share of the preset nearest its density.
     near_first = round(1.1 * big_first.parameters_per_pixel[0] * 192 * 128)
+    small_share = Recipe(grid_share=(0.1,) * 8)
     assert shape_for_budget(near_first, 192, 128, 3, recipe=big_first).grid_log2_size \
-        > shape_for_budget(near_first, 192, 128, 3, recipe=Recipe(grid_share=(0.1,) * 8)).grid_log2_size
+        > shape_for_budget(near_first, 192, 128, 3, recipe=small_share).grid_log2_size
 
 
 def test_recipe_refuses_a_table_of_the_wrong_length():
