@@ -1,16 +1,17 @@
-"""The codec's speed targets on this machine's CPU, run one at a time with every core:
+"""The codec's speed targets on this machine's CPU (or a GPU), run one at a time with every core:
 the median default-quality encode of Kodak-mini images, and the decode of a full-size Kodak
 image (768x512) at the default quality, through the command line (what a user waits for,
 Python and torch start-up included) and through the Python API (the decoder alone).
 
-    python -m benchmarks.speed [--encode-images 6] [--repeats 5]
+    python -m benchmarks.speed [--encode-images 6] [--repeats 5] [--device cuda]
 
 Encodes go through the public API on the first images of Kodak-mini (Kodak beside the
 checkout, or --images DIR downscaled 4x). Decoding cost depends on the network's shape and the output size, not on the weights' values,
 so the file is the default (quality 5) network for 768x512 at its initial weights, quantized
 with steps at 1/32 of each tensor's spread (about the rate the encoder picks): fitting a
 full-size image on a CPU would take hours and change nothing here.
-Writes benchmarks/results/speed.json.
+Writes benchmarks/results/speed.json (speed-cuda.json with --device cuda: encode and decode
+both on the GPU).
 """
 
 from __future__ import annotations
@@ -48,12 +49,15 @@ def default_network_file(width: int, height: int) -> bytes:
     return pack_model(model, steps, image)
 
 
-def encode_seconds(folder: Path | None, count: int) -> dict[str, float]:
+def encode_seconds(folder: Path | None, count: int, device: str) -> dict[str, float]:
     """Wall-clock seconds of a default encode (fit, search, fine-tune, self-check) per image."""
     seconds = {}
     for image in load_images(folder, 4, count):
+        height, width = image.pixels.shape[:2]
+        channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+        config = sc.encoder_config(width, height, channels, device=device)
         start = time.perf_counter()
-        sc.encode(image.pixels, progress=False)
+        sc.encode(image.pixels, config, progress=False)
         seconds[image.name] = round(time.perf_counter() - start, 1)
         print(f"encode {image.name}: {seconds[image.name]} s", flush=True)
     return seconds
@@ -66,9 +70,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N], for encode and decode")
     args = parser.parse_args(argv)
     encodes = encode_seconds(Path(args.images) if args.images else default_folder(),
-                             args.encode_images)
+                             args.encode_images, args.device)
     command = shutil.which("sasnet-codec")
     if command is None:
         raise SystemExit("the sasnet-codec command is not installed (pip install -e .)")
@@ -79,17 +84,18 @@ def main(argv: list[str] | None = None) -> dict:
         coded.write_bytes(data)
         for _ in range(args.repeats):
             start = time.perf_counter()
-            sc.decode(data)
+            sc.decode(data, device=args.device)
             api.append(time.perf_counter() - start)
             decoded.unlink(missing_ok=True)
             start = time.perf_counter()
-            subprocess.run([command, "decode", str(coded), "-o", str(decoded), "--quiet"],
+            subprocess.run([command, "decode", str(coded), "-o", str(decoded), "--quiet",
+                            "--device", args.device],
                            check=True)
             cli.append(time.perf_counter() - start)
     header, _ = sc.decode_model(data)
     report = {
         "decode_image": f"{args.width}x{args.height}", "parameters": parameter_count(header.model),
-        "file_bytes": len(data), "hardware": hardware("cpu"),
+        "file_bytes": len(data), "device": args.device, "hardware": hardware(args.device),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "encode_seconds_median": statistics.median(encodes.values()),
         "encode_seconds": encodes,
@@ -99,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         "api_decode_seconds": [round(t, 3) for t in api],
         "cli_decode_seconds": [round(t, 3) for t in cli],
     }
-    return publish("speed", report)
+    return publish("speed" if args.device == "cpu" else "speed-cuda", report)
 
 
 if __name__ == "__main__":

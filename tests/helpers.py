@@ -6,8 +6,13 @@ import struct
 import zlib
 
 import numpy as np
+import torch
 
 from sasnet_codec.config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
+
+
+# Device-dependent tests run on the CPU everywhere and on CUDA too where a GPU is present.
+DEVICES = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
 
 
 def synthetic_image(width: int = 24, height: int = 16, channels: int = 3,
@@ -25,11 +30,11 @@ def synthetic_image(width: int = 24, height: int = 16, channels: int = 3,
 
 
 def tiny_config(steps: int = 60, finetune: int = 10, arch: str = "sasnet",
-                channels: int = 3) -> EncoderConfig:
+                channels: int = 3, device: str = "cpu") -> EncoderConfig:
     model = ModelConfig(arch=arch, channels=channels, embedding_width=24, hidden_width=16,
                         hidden_layers=2, band_limit=12, low_freq_range=3, n_groups=4,
                         grid_levels=3, grid_log2_size=6, mask_hidden=8)
-    return EncoderConfig(model=model, fit=FitConfig(steps=steps, device="cpu"),
+    return EncoderConfig(model=model, fit=FitConfig(steps=steps, device=device),
                          quant=QuantConfig(finetune_steps=finetune))
 
 

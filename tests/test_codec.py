@@ -6,7 +6,7 @@ import pytest
 import sasnet_codec as sc
 from sasnet_codec.metrics import psnr
 
-from tests.helpers import synthetic_image, tiny_config
+from tests.helpers import DEVICES, synthetic_image, tiny_config
 
 
 def test_reported_numbers_are_those_of_the_decoded_file(encoded, small_image):
@@ -15,6 +15,17 @@ def test_reported_numbers_are_those_of_the_decoded_file(encoded, small_image):
     assert encoded.psnr == pytest.approx(psnr(small_image, decoded))
     assert encoded.bpp == len(encoded.data) * 8 / (small_image.shape[0] * small_image.shape[1])
     assert encoded.psnr > 20
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_an_encode_on_any_device_reports_its_cpu_decode(small_image, device):
+    """The reported numbers hold wherever the file is decoded: the self-check decodes on the
+    CPU, and a decode on the encoding device differs by at most one level."""
+    result = sc.encode(small_image, tiny_config(steps=200, device=device), progress=False)
+    on_cpu = sc.decode(result.data)
+    assert result.psnr == pytest.approx(psnr(small_image, on_cpu)) and result.psnr > 20
+    on_device = sc.decode(result.data, device=device).astype(int)
+    assert np.abs(on_device - on_cpu).max() <= 1
 
 
 def test_two_decodes_give_identical_bytes(encoded):
@@ -80,15 +91,16 @@ def test_pillow_plugin_opens_sas_files(tmp_path, encoded):
         assert np.array_equal(np.asarray(image), sc.decode(encoded.data))
 
 
-def test_a_committed_file_still_decodes_to_its_committed_pixels():
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_committed_file_still_decodes_to_its_committed_pixels(device):
     """Pins the decoder: a file written by an earlier build must decode to the same image
-    (within one level, for float differences between CPU math libraries)."""
+    (within one level, for float differences between math libraries and devices)."""
     from pathlib import Path
 
     from PIL import Image
 
     data = Path(__file__).parent / "data"
-    decoded = sc.decode((data / "reference.sas").read_bytes()).astype(int)
+    decoded = sc.decode((data / "reference.sas").read_bytes(), device=device).astype(int)
     expected = np.asarray(Image.open(data / "reference_decoded.png")).astype(int)
     assert decoded.shape == expected.shape
     assert np.abs(decoded - expected).max() <= 1

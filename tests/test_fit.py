@@ -1,23 +1,32 @@
 import numpy as np
+import pytest
 import torch
 
 from sasnet_codec.config import FitConfig
 from sasnet_codec.fit import fit
 from sasnet_codec.image_io import image_from_array
 
-from tests.helpers import synthetic_image, tiny_config
+from tests.helpers import DEVICES, synthetic_image, tiny_config
 
 
-def test_fitting_a_small_image_passes_a_psnr_bar():
+@pytest.mark.parametrize("device", DEVICES)
+def test_fitting_a_small_image_passes_a_psnr_bar(device):
     image = image_from_array(synthetic_image(32, 24))
-    result = fit(image, tiny_config().model, FitConfig(steps=400, device="cpu"), progress=False)
+    result = fit(image, tiny_config().model, FitConfig(steps=400, device=device), progress=False)
     assert result.psnr > 30.0
     assert result.steps == 400
 
 
-def test_fitting_is_reproducible_on_cpu():
+# Measured on an H200: two CUDA fits differ in every trained tensor after 30 steps, and no op
+# flags itself under torch.use_deterministic_algorithms. Strict, so a fix shows up here.
+NOT_BITWISE_ON_CUDA = pytest.mark.xfail(strict=True, reason="CUDA fits are not bit-reproducible")
+
+
+@pytest.mark.parametrize("device", [pytest.param(device, marks=NOT_BITWISE_ON_CUDA)
+                                    if device == "cuda" else device for device in DEVICES])
+def test_fitting_is_reproducible(device):
     image = image_from_array(synthetic_image(16, 16))
-    config = FitConfig(steps=30, device="cpu", seed=3)
+    config = FitConfig(steps=30, device=device, seed=3)
     a = fit(image, tiny_config().model, config, progress=False).model
     b = fit(image, tiny_config().model, config, progress=False).model
     for (_, p), (_, q) in zip(a.coded_parameters(), b.coded_parameters()):
@@ -31,9 +40,10 @@ def test_target_psnr_stops_early():
     assert result.psnr >= 22.0 and result.steps < 2000
 
 
-def test_mini_batches_for_large_images():
+@pytest.mark.parametrize("device", DEVICES)
+def test_mini_batches_for_large_images(device):
     image = image_from_array(synthetic_image(32, 32))
-    config = FitConfig(steps=150, device="cpu", max_batch_pixels=256, log_every=25)
+    config = FitConfig(steps=150, device=device, max_batch_pixels=256, log_every=25)
     result = fit(image, tiny_config().model, config, progress=False)
     assert result.psnr > 20.0
 

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from sasnet_codec.image_io import image_from_array
 from sasnet_codec.metrics import psnr_from_mse
 from sasnet_codec.render import render, render_float
 
-from tests.helpers import synthetic_image, tiny_config
+from tests.helpers import DEVICES, synthetic_image, tiny_config
 
 W, H = 24, 16
 
@@ -48,7 +50,9 @@ def test_3x_render_agrees_exactly_where_samples_coincide(model):
     np.testing.assert_allclose(triple[1::3, 1::3], native, atol=2e-5)
 
 
-def test_tiling_does_not_change_the_result(model):
+@pytest.mark.parametrize("device", DEVICES)
+def test_tiling_does_not_change_the_result(model, device):
+    model = copy.deepcopy(model).to(device)
     extent = domain_extent(W, H)
     whole = render(model, W, H, extent, tile_pixels=1 << 20)
     tiled = render(model, W, H, extent, tile_pixels=W * 3)   # 3 rows per tile, uneven last
