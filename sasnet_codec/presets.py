@@ -49,7 +49,9 @@ class Recipe(_Settings):
     finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
     grid_features: int = 2           # features per hash-grid level
     hidden_layers: int = 2
-    fit_steps: tuple[int, ...] = (1000,) * 8
+    # the default (quality 5) and below hold the 60 s CPU encode budget; above it the fit is
+    # far from converged at 1000 steps and time buys rate (docs/notes.md)
+    fit_steps: tuple[int, ...] = (1000,) * 5 + (2000,) * 3
     finetune_steps: int = 150
 
     def __post_init__(self) -> None:
