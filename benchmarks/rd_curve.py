@@ -248,7 +248,10 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
                                    "decoding_time")}
     per_image = []
     for point in points:
-        mine = [r for r in rows if r.codec == codec and r.point == point]
+        # sorted, so that the file (and the means' float rounding) does not depend on which
+        # encode finished first
+        mine = sorted((r for r in rows if r.codec == codec and r.point == point),
+                      key=lambda r: r.image)
         if len(mine) < images:
             continue
         results["bpp"].append(statistics.fmean(r.bpp for r in mine))
