@@ -53,8 +53,7 @@ def encode_seconds(folder: Path | None, count: int, device: str) -> dict[str, fl
     """Wall-clock seconds of a default encode (fit, search, fine-tune, self-check) per image."""
     seconds = {}
     for image in load_images(folder, 4, count):
-        height, width = image.pixels.shape[:2]
-        channels = image.pixels.shape[2] if image.pixels.ndim == 3 else 1
+        height, width, channels = image.pixels.shape
         config = sc.encoder_config(width, height, channels, device=device)
         start = time.perf_counter()
         sc.encode(image.pixels, config, progress=False)
