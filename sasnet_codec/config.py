@@ -21,7 +21,7 @@ ARCHITECTURES = ("sasnet", "femb", "siren")
 siren: a plain SIREN with a trainable first layer (the COIN-style baseline)."""
 
 
-class _Settings:
+class Settings:
     """`replace` for every frozen config (validation reruns in __post_init__)."""
 
     def replace(self, **changes: Any):
@@ -29,7 +29,7 @@ class _Settings:
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Settings):
+class ModelConfig(Settings):
     """Architecture of one network. Integer-only so that it packs exactly into a header."""
 
     arch: str = "sasnet"
@@ -132,13 +132,14 @@ def validate_model_config(config: ModelConfig) -> None:
             raise CodecError("embedding_width asks for more high frequencies than the band holds")
 
 
-def _require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str) -> None:
+    """Settings out of range are the user's input: a one-line CodecError, not an assert."""
     if not condition:
         raise CodecError(message)
 
 
 @dataclass(frozen=True)
-class FitConfig(_Settings):
+class FitConfig(Settings):
     """The encoder's optimisation schedule (not stored in the bitstream)."""
 
     steps: int = 1000
@@ -152,17 +153,17 @@ class FitConfig(_Settings):
     log_every: int = 25              # progress-bar refresh, in steps
 
     def __post_init__(self) -> None:
-        _require(self.steps >= 1, "the number of fitting steps must be at least 1")
-        _require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
-        _require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
-        _require(self.max_batch_pixels >= 1 and self.log_every >= 1,
+        require(self.steps >= 1, "the number of fitting steps must be at least 1")
+        require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
+        require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
+        require(self.max_batch_pixels >= 1 and self.log_every >= 1,
                  "max_batch_pixels and log_every must be at least 1")
-        _require(self.target_psnr is None or math.isfinite(self.target_psnr),
+        require(self.target_psnr is None or math.isfinite(self.target_psnr),
                  "the target PSNR must be a finite number")
 
 
 @dataclass(frozen=True)
-class QuantConfig(_Settings):
+class QuantConfig(Settings):
     """How trained float weights become integer symbols."""
 
     rd_slope: float = 1.0            # lambda = rd_slope * MSE / bits: the rate-distortion trade
@@ -171,14 +172,14 @@ class QuantConfig(_Settings):
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
     def __post_init__(self) -> None:
-        _require(math.isfinite(self.rd_slope) and self.rd_slope > 0, "rd_slope must be positive")
-        _require(self.finetune_steps >= 0, "finetune_steps cannot be negative")
-        _require(self.finetune_lr > 0, "finetune_lr must be positive")
-        _require(self.search_pixels >= 1, "search_pixels must be at least 1")
+        require(math.isfinite(self.rd_slope) and self.rd_slope > 0, "rd_slope must be positive")
+        require(self.finetune_steps >= 0, "finetune_steps cannot be negative")
+        require(self.finetune_lr > 0, "finetune_lr must be positive")
+        require(self.search_pixels >= 1, "search_pixels must be at least 1")
 
 
 @dataclass(frozen=True)
-class EncoderConfig(_Settings):
+class EncoderConfig(Settings):
     """Everything the encoder needs: the model to fit, how to fit it, how to quantize it."""
 
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from .config import (MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig,
-                     _require, _Settings)
+                     require, Settings)
 from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
@@ -30,7 +30,7 @@ at quality 3; the parameters it frees buy more in the sine layers (ablation.md).
 
 
 @dataclass(frozen=True)
-class Recipe(_Settings):
+class Recipe(Settings):
     """How a quality level becomes encoder settings; the tuples hold one value per level.
     The default is the tuned codec; the RD benchmark's variants change one field at a time to
     measure what it buys (benchmarks/results/kodak-mini/ablation.md)."""
@@ -58,19 +58,19 @@ class Recipe(_Settings):
         for field in dataclasses.fields(self):          # every tuple is a per-quality table
             values = getattr(self, field.name)
             if isinstance(values, tuple):
-                _require(len(values) == len(QUALITY_LEVELS)
+                require(len(values) == len(QUALITY_LEVELS)
                          and all(math.isfinite(v) and v > 0 for v in values),
                          f"{field.name} needs {len(QUALITY_LEVELS)} positive numbers, "
                          "one per quality")
-        _require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
+        require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
-        _require(all(math.isfinite(v) and v > 0 for v in (
+        require(all(math.isfinite(v) and v > 0 for v in (
             self.embedding_ratio, self.finest_cell_pixels)),
                  "embedding_ratio and finest_cell_pixels must be positive")
-        _require(self.grid_features >= 1, "grid_features must be at least 1")
-        _require(all(isinstance(steps, int) for steps in self.fit_steps),
+        require(self.grid_features >= 1, "grid_features must be at least 1")
+        require(all(isinstance(steps, int) for steps in self.fit_steps),
                  "fit_steps must be whole numbers")
-        _require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
+        require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
                  "hidden_layers must be at least 1, finetune_steps at least 0")
 
 

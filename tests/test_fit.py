@@ -17,13 +17,7 @@ def test_fitting_a_small_image_passes_a_psnr_bar(device):
     assert result.steps == 400
 
 
-# Measured on an H200: two CUDA fits differ in every trained tensor after 30 steps, and no op
-# flags itself under torch.use_deterministic_algorithms. Strict, so a fix shows up here.
-NOT_BITWISE_ON_CUDA = pytest.mark.xfail(strict=True, reason="CUDA fits are not bit-reproducible")
-
-
-@pytest.mark.parametrize("device", [pytest.param(device, marks=NOT_BITWISE_ON_CUDA)
-                                    if device == "cuda" else device for device in DEVICES])
+@pytest.mark.parametrize("device", DEVICES)
 def test_fitting_is_reproducible(device):
     image = image_from_array(synthetic_image(16, 16))
     config = FitConfig(steps=30, device=device, seed=3)

@@ -96,6 +96,10 @@ def test_table_gradient_equals_the_gather_gradient_with_hash_collisions():
     (gathered * upstream).sum().backward()
     assert torch.allclose(grid.params.grad.view(-1, 2), table.grad, atol=1e-4)
     assert torch.allclose(grid(points), gathered, atol=1e-6)
+    # Both ways of taking it (CPU: sparse product, CUDA: sorted segment sums), on any device.
+    by_level, entries = upstream.view(500, -1, 2), table.shape[0]
+    for method in (found.sparse_product, found.segment_sums):
+        assert torch.allclose(method(by_level, entries), table.grad, atol=1e-4)
 
 
 @pytest.mark.skipif(not tcnn_available(torch.device("cuda")) if torch.cuda.is_available()
