@@ -46,6 +46,7 @@ class Recipe(Settings):
     # fewer high frequencies to choose from (docs/notes.md)
     band_divisor: tuple[float, ...] = (24.0,) * 3 + (16.0,) + (8.0,) * 4
     low_freq_percent: int = 50       # share of the embedding rows in the low-frequency box
+    low_box_divisor: float = 5       # the low-frequency box reaches band limit / this (at least 2)
     finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
     grid_features: int = 2           # features per hash-grid level
     hidden_layers: int = 2
@@ -65,8 +66,8 @@ class Recipe(Settings):
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                  "grid_share and mask_share must be in (0, 1)")
         require(all(math.isfinite(v) and v > 0 for v in (
-            self.embedding_ratio, self.finest_cell_pixels)),
-                 "embedding_ratio and finest_cell_pixels must be positive")
+            self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor)),
+                 "embedding_ratio, finest_cell_pixels and low_box_divisor must be positive")
         require(self.grid_features >= 1, "grid_features must be at least 1")
         require(all(isinstance(steps, int) for steps in self.fit_steps),
                  "fit_steps must be whole numbers")
@@ -101,8 +102,8 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     finest_cells = max(4.0, longest / recipe.finest_cell_pixels)
     levels = max(2, min(12, 1 + round(math.log(finest_cells / base.grid_base_resolution)
                                       / math.log(base.grid_per_level_scale))))
-    base = base.replace(band_limit=band_limit, low_freq_range=max(2, band_limit // 5),
-                        grid_levels=levels)
+    low_box = max(2, int(band_limit // recipe.low_box_divisor))
+    base = base.replace(band_limit=band_limit, low_freq_range=low_box, grid_levels=levels)
     if base.has_masks:
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)
         grid_share = recipe.grid_share[level]
