@@ -157,9 +157,9 @@ class FitConfig(Settings):
         require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
         require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
         require(self.max_batch_pixels >= 1 and self.log_every >= 1,
-                 "max_batch_pixels and log_every must be at least 1")
+                "max_batch_pixels and log_every must be at least 1")
         require(self.target_psnr is None or math.isfinite(self.target_psnr),
-                 "the target PSNR must be a finite number")
+                "the target PSNR must be a finite number")
 
 
 @dataclass(frozen=True)

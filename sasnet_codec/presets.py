@@ -7,12 +7,11 @@ quality 5, the default, near 1-1.5 bpp (see benchmarks/results for measured numb
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .config import (MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig,
-                     require, Settings)
+                     Settings, require)
 from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
@@ -56,23 +55,23 @@ class Recipe(Settings):
     finetune_steps: int = 150
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):          # every tuple is a per-quality table
+        for field in fields(self):  # every tuple is a per-quality table
             values = getattr(self, field.name)
             if isinstance(values, tuple):
                 require(len(values) == len(QUALITY_LEVELS)
-                         and all(math.isfinite(v) and v > 0 for v in values),
-                         f"{field.name} needs {len(QUALITY_LEVELS)} positive numbers, "
-                         "one per quality")
+                        and all(math.isfinite(v) and v > 0 for v in values),
+                        f"{field.name} needs {len(QUALITY_LEVELS)} positive numbers, "
+                        "one per quality")
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
-                 "grid_share and mask_share must be in (0, 1)")
-        require(all(math.isfinite(v) and v > 0 for v in (
-            self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor)),
-                 "embedding_ratio, finest_cell_pixels and low_box_divisor must be positive")
+                "grid_share and mask_share must be in (0, 1)")
+        positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor)
+        require(all(math.isfinite(v) and v > 0 for v in positive),
+                "embedding_ratio, finest_cell_pixels and low_box_divisor must be positive")
         require(self.grid_features >= 1, "grid_features must be at least 1")
         require(all(isinstance(steps, int) for steps in self.fit_steps),
-                 "fit_steps must be whole numbers")
+                "fit_steps must be whole numbers")
         require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
-                 "hidden_layers must be at least 1, finetune_steps at least 0")
+                "hidden_layers must be at least 1, finetune_steps at least 0")
 
 
 DEFAULT_RECIPE = Recipe()

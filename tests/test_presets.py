@@ -59,6 +59,8 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
     assert shaped.low_freq_percent == 70 != default.low_freq_percent
+    wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
+    assert wide_box.low_freq_range > default.low_freq_range
 
 
 def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
