@@ -148,6 +148,7 @@ class FitConfig(Settings):
     final_lr_fraction: float = 0.01  # cosine decay ends at this fraction of each rate
     max_batch_pixels: int = 2**18    # full-batch below this, random mini-batches above
     target_psnr: float | None = None # stop early once the fit reaches this PSNR (dB)
+    rate_weight: float = 0.0         # ln-MSE worth one bit per parameter (0: distortion alone)
     seed: int = 0
     device: str = "auto"             # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     log_every: int = 25              # progress-bar refresh, in steps
@@ -160,6 +161,8 @@ class FitConfig(Settings):
                 "max_batch_pixels and log_every must be at least 1")
         require(self.target_psnr is None or math.isfinite(self.target_psnr),
                 "the target PSNR must be a finite number")
+        require(math.isfinite(self.rate_weight) and self.rate_weight >= 0,
+                "rate_weight cannot be negative")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -55,6 +55,7 @@ class Schedule:
     final_lr_fraction: float
     max_batch_pixels: int
     target_psnr: float | None = None
+    rate_weight: float = 0.0            # see `optimise`; 0 fits distortion alone
     seed: int = 0
     log_every: int = 25
     description: str = "fit"
@@ -74,8 +75,13 @@ def optimise(
     targets: Targets,
     schedule: Schedule,
     progress: bool = True,
+    rated: Sequence[nn.Parameter] = (),
 ) -> tuple[float, int]:
     """Adam with cosine decay; leaves the best parameters in place. Returns (PSNR dB, steps).
+
+    The objective is ln MSE + rate_weight * (estimated bits of `rated` per parameter): a
+    weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
+    by 1/MSE, so with rate_weight 0 the loss stays plain MSE.
 
     Full batch when the image has at most `max_batch_pixels` pixels; otherwise seeded random
     mini-batches, with the full-image PSNR measured at every log interval to pick the best.
@@ -91,7 +97,17 @@ def optimise(
     pixels = len(targets.coords)
     full_batch = pixels <= schedule.max_batch_pixels
     generator = torch.Generator(device=targets.coords.device).manual_seed(schedule.seed)
-    best_mse, best_state = math.inf, [p.detach().clone() for p in params]
+    best_score, best_mse = math.inf, math.inf
+    best_state = [p.detach().clone() for p in params]
+    weight = schedule.rate_weight / sum(p.numel() for p in params)
+
+    def score(mse: float) -> float:
+        """The objective of the current parameters, given their MSE."""
+        if not weight:
+            return math.log(max(mse, 1e-30))
+        with torch.no_grad():
+            return math.log(max(mse, 1e-30)) + weight * rate_estimate(rated).item()
+
     bar = tqdm(total=schedule.steps, desc=schedule.description, disable=not progress,
                leave=False, unit="step", dynamic_ncols=True)
     step = 0
@@ -104,8 +120,11 @@ def optimise(
                                      device=targets.coords.device)
                 coords, values = targets.coords[pick], targets.values[pick]
             loss = torch.mean((forward(coords) - values) ** 2)
-            if full_batch and (value := loss.item()) < best_mse:
-                best_mse, best_state = value, [p.detach().clone() for p in params]
+            if full_batch and (value := score(mse := loss.item())) < best_score:
+                best_score, best_mse = value, mse
+                best_state = [p.detach().clone() for p in params]
+            if weight:
+                loss = loss + loss.detach() * weight * rate_estimate(rated)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -113,8 +132,9 @@ def optimise(
             if step % schedule.log_every == 0 or step == schedule.steps:
                 if not full_batch:
                     mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
-                    if mse < best_mse:
-                        best_mse, best_state = mse, [p.detach().clone() for p in params]
+                    if (value := score(mse)) < best_score:
+                        best_score, best_mse = value, mse
+                        best_state = [p.detach().clone() for p in params]
                 bar.set_postfix(psnr=f"{psnr_from_mse(best_mse):.2f}dB", refresh=False)
                 bar.update(step - bar.n)
                 if schedule.target_psnr is not None and psnr_from_mse(best_mse) >= schedule.target_psnr:
@@ -122,13 +142,20 @@ def optimise(
     finally:
         bar.close()
     final_mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
-    if final_mse < best_mse:
+    if score(final_mse) < best_score:
         best_mse = final_mse
     else:
         with torch.no_grad():
             for p, saved in zip(params, best_state):
                 p.copy_(saved)
     return psnr_from_mse(best_mse), step
+
+
+def rate_estimate(params: Sequence[nn.Parameter]) -> torch.Tensor:
+    """Bits of the parameters up to a constant: a tensor coded with a Laplace of scale b costs
+    about log2(2e b / step) per entry, so sum(n * log2(mean |w|)) moves as the file does with
+    the steps held fixed (the 1e-6 keeps an all-zero tensor finite)."""
+    return sum(p.numel() * torch.log2(p.abs().mean() + 1e-6) for p in params)
 
 
 @torch.no_grad()
@@ -161,7 +188,8 @@ def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
         steps=fit_config.steps, learning_rates=tuple(rates),
         final_lr_fraction=fit_config.final_lr_fraction,
         max_batch_pixels=fit_config.max_batch_pixels, target_psnr=fit_config.target_psnr,
-        seed=fit_config.seed, log_every=fit_config.log_every, description="fit",
+        rate_weight=fit_config.rate_weight, seed=fit_config.seed,
+        log_every=fit_config.log_every, description="fit",
     )
-    psnr, steps = optimise(groups, model, targets, schedule, progress)
+    psnr, steps = optimise(groups, model, targets, schedule, progress, model.weight_matrices())
     return FitResult(model, psnr, steps, time.perf_counter() - start)

@@ -78,6 +78,13 @@ class SASNet(nn.Module):
             ]
         return params
 
+    def weight_matrices(self) -> list[nn.Parameter]:
+        """The sine network's weight matrices, which the fit's rate term shrinks. The grid and
+        the mask decoder are left out: without the quantization step as a floor, the term's
+        reward for shrinking them is unbounded and they collapse (ablation.md)."""
+        first = [] if isinstance(self.first, FrequencyEmbedding) else [self.first.weight]
+        return first + [layer.weight for layer in self.hidden] + [self.output.weight]
+
     def backbone_and_mask_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """Split for the two learning rates: sine layers and phases vs grid and mask decoder."""
         mask_ids = {id(p) for p in self.masks.parameters()} if self.masks is not None else set()

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sasnet_codec.config import FitConfig
-from sasnet_codec.fit import fit
+from sasnet_codec.errors import CodecError
+from sasnet_codec.fit import fit, rate_estimate
 from sasnet_codec.image_io import image_from_array
 
 from tests.helpers import DEVICES, synthetic_image, tiny_config
@@ -49,3 +50,22 @@ def test_grayscale_and_alpha_get_their_own_channel_count():
         assert result.model.config.channels == channels
         assert result.model(torch.zeros(3, 2)).shape == (3, channels)
         assert np.isfinite(result.psnr)
+
+
+def test_the_rate_term_shrinks_the_sine_weights_for_little_distortion():
+    image = image_from_array(synthetic_image(24, 16))
+    plain = fit(image, tiny_config().model, FitConfig(steps=200, device="cpu"), progress=False)
+    rated = fit(image, tiny_config().model, FitConfig(steps=200, device="cpu", rate_weight=0.2),
+                progress=False)
+    bits = lambda result: rate_estimate(result.model.weight_matrices()).item()
+    matrices = sum(p.numel() for p in plain.model.weight_matrices())
+    assert bits(rated) < bits(plain) - 0.3 * matrices     # at least 0.3 bit per weight less
+    assert rated.psnr > plain.psnr - 1.0
+    # The grid and mask decoder are not rated: the same tensors, just as large.
+    grid = lambda result: result.model.masks.grid.params.abs().mean().item()
+    assert grid(rated) > 0.5 * grid(plain)
+
+
+def test_a_negative_rate_weight_is_refused():
+    with pytest.raises(CodecError, match="rate_weight"):
+        FitConfig(rate_weight=-1.0)

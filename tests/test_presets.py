@@ -44,10 +44,13 @@ def test_architectures_match_the_same_budget_within_5_percent():
 
 
 def test_recipe_fields_reach_the_encoder_settings():
-    recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9)
+    recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9,
+                    rate_weight=(0.0, 0.3) + (0.0,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
+    assert config.fit.rate_weight == 0.3
+    assert encoder_config(192, 128, 3, 1, recipe=recipe).fit.rate_weight == 0.0
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
     default = encoder_config(192, 128, 3, 8).model
@@ -93,3 +96,7 @@ def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
 def test_recipe_refuses_a_table_of_the_wrong_length():
     with pytest.raises(CodecError, match="one per quality"):
         Recipe(rd_slope=(1.0,) * 3)
+    with pytest.raises(CodecError, match="one per quality"):
+        Recipe(rate_weight=(-0.1,) * 8)
+    with pytest.raises(CodecError, match="must be positive"):
+        Recipe(parameters_per_pixel=(0.0,) * 8)
