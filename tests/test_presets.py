@@ -93,7 +93,7 @@ def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
         > shape_for_budget(near_first, 192, 128, 3, recipe=small_share).grid_log2_size
 
 
-def test_recipe_refuses_a_table_of_the_wrong_length():
+def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     with pytest.raises(CodecError, match="one per quality"):
         Recipe(rd_slope=(1.0,) * 3)
     with pytest.raises(CodecError, match="one per quality"):
