@@ -80,8 +80,9 @@ class SASNet(nn.Module):
 
     def weight_matrices(self) -> list[nn.Parameter]:
         """The sine network's weight matrices, which the fit's rate term shrinks. The grid and
-        the mask decoder are left out: without the quantization step as a floor, the term's
-        reward for shrinking them is unbounded and they collapse (ablation.md)."""
+        the mask decoder are left out: on the decoder the term costs more distortion than the
+        rate it saves, and with the grid and phases as well (no floor at the quantization
+        step) the fit collapses (benchmarks/results/kodak-mini/ablation.md)."""
         first = [] if isinstance(self.first, FrequencyEmbedding) else [self.first.weight]
         return first + [layer.weight for layer in self.hidden] + [self.output.weight]
 
