@@ -101,12 +101,15 @@ def optimise(
     best_state = [p.detach().clone() for p in params]
     weight = schedule.rate_weight / sum(p.numel() for p in params)
 
-    def score(mse: float) -> float:
-        """The objective of the current parameters, given their MSE."""
+    def score(mse: float, rate: torch.Tensor | None = None) -> float:
+        """The objective of the current parameters, given their MSE (and their rate estimate,
+        when the step has it already)."""
         if not weight:
             return math.log(max(mse, 1e-30))
-        with torch.no_grad():
-            return math.log(max(mse, 1e-30)) + weight * rate_estimate(rated).item()
+        if rate is None:
+            with torch.no_grad():
+                rate = rate_estimate(rated)
+        return math.log(max(mse, 1e-30)) + weight * rate.item()
 
     bar = tqdm(total=schedule.steps, desc=schedule.description, disable=not progress,
                leave=False, unit="step", dynamic_ncols=True)
@@ -120,11 +123,12 @@ def optimise(
                                      device=targets.coords.device)
                 coords, values = targets.coords[pick], targets.values[pick]
             loss = torch.mean((forward(coords) - values) ** 2)
-            if full_batch and (value := score(mse := loss.item())) < best_score:
+            rate = rate_estimate(rated) if weight else None
+            if full_batch and (value := score(mse := loss.item(), rate)) < best_score:
                 best_score, best_mse = value, mse
                 best_state = [p.detach().clone() for p in params]
             if weight:
-                loss = loss + loss.detach() * weight * rate_estimate(rated)
+                loss = loss + loss.detach() * weight * rate
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
