@@ -56,6 +56,8 @@ class Recipe(Settings):
     # the fit's rate term (FitConfig.rate_weight); the 2000-step presets still fit distortion
     # alone: their small gain (quality 8, four images) waits for a main run (docs/notes.md)
     rate_weight: tuple[float, ...] = (0.1,) * 5 + (0.0,) * 3
+    backbone_lr: float = FitConfig.backbone_lr   # the fit's learning rates (FitConfig)
+    mask_lr: float = FitConfig.mask_lr
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
@@ -69,9 +71,11 @@ class Recipe(Settings):
                 "parameters_per_pixel and band_divisor must be positive")
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                 "grid_share and mask_share must be in (0, 1)")
-        positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor)
+        positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor,
+                    self.backbone_lr, self.mask_lr)
         require(all(math.isfinite(v) and v > 0 for v in positive),
-                "embedding_ratio, finest_cell_pixels and low_box_divisor must be positive")
+                "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
+                "must be positive")
         require(self.grid_features >= 1, "grid_features must be at least 1")
         require(all(isinstance(steps, int) for steps in self.fit_steps),
                 "fit_steps must be whole numbers")
@@ -182,6 +186,8 @@ def encoder_config(width: int, height: int, channels: int, quality: int = DEFAUL
     model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
-                                   rate_weight=recipe.rate_weight[level], seed=seed, device=device),
+                                   rate_weight=recipe.rate_weight[level],
+                                   backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr,
+                                   seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps))
