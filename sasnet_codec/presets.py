@@ -53,9 +53,7 @@ class Recipe(Settings):
     # far from converged at 1000 steps and time buys rate (docs/notes.md)
     fit_steps: tuple[int, ...] = (1000,) * 5 + (2000,) * 3
     finetune_steps: int = 150
-    # the fit's rate term (FitConfig.rate_weight); the 2000-step presets still fit distortion
-    # alone: their small gain (quality 8, four images) waits for a main run (docs/notes.md)
-    rate_weight: tuple[float, ...] = (0.1,) * 5 + (0.0,) * 3
+    rate_weight: tuple[float, ...] = (0.1,) * 8   # the fit's rate term (FitConfig.rate_weight)
     backbone_lr: float = FitConfig.backbone_lr   # the fit's learning rates (FitConfig)
     mask_lr: float = FitConfig.mask_lr
 
