@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
         "decode_image": f"{args.width}x{args.height}", "parameters": parameter_count(header.model),
         "file_bytes": len(data), "device": args.device, "hardware": hardware(args.device),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "encode_seconds_median": statistics.median(encodes.values()),
+        "encode_seconds_median": round(statistics.median(encodes.values()), 2),
         "encode_seconds": encodes,
         "decode_repeats": args.repeats,
         "api_decode_seconds_median": round(statistics.median(api), 3),

@@ -47,11 +47,13 @@ class Recipe(Settings):
     low_freq_percent: int = 50       # share of the embedding rows in the low-frequency box
     low_box_divisor: float = 5       # the low-frequency box reaches band limit / this (at least 2)
     finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
-    grid_features: int = 2           # features per hash-grid level
+    # features per hash-grid level: up to the default, one feature and twice the table
+    # entries fit better at the same budget (docs/notes.md); above it unmeasured
+    grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
-    # the default (quality 5) and below hold the 60 s CPU encode budget; above it the fit is
-    # far from converged at 1000 steps and time buys rate (docs/notes.md)
-    fit_steps: tuple[int, ...] = (1000,) * 5 + (2000,) * 3
+    # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md); the
+    # default (quality 5) keeps 1000 to hold the 60 s CPU encode budget
+    fit_steps: tuple[int, ...] = (2000,) * 4 + (1000,) + (2000,) * 3
     finetune_steps: int = 150
     rate_weight: tuple[float, ...] = (0.1,) * 8   # the fit's rate term (FitConfig.rate_weight)
     backbone_lr: float = FitConfig.backbone_lr   # the fit's learning rates (FitConfig)
@@ -74,9 +76,9 @@ class Recipe(Settings):
         require(all(math.isfinite(v) and v > 0 for v in positive),
                 "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
                 "must be positive")
-        require(self.grid_features >= 1, "grid_features must be at least 1")
-        require(all(isinstance(steps, int) for steps in self.fit_steps),
-                "fit_steps must be whole numbers")
+        require(all(isinstance(n, int) for n in self.fit_steps + self.grid_features)
+                and min(self.grid_features) >= 1,
+                "fit_steps and grid_features must be whole numbers, grid_features at least 1")
         require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
                 "hidden_layers must be at least 1, finetune_steps at least 0")
 
@@ -101,8 +103,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     longest = max(width, height)
     level = _level_for_density(recipe, budget / (width * height))
     base = ModelConfig(arch=arch, channels=channels, seed=seed,
-                       hidden_layers=recipe.hidden_layers, grid_features=recipe.grid_features,
-                       low_freq_percent=recipe.low_freq_percent)
+                       hidden_layers=recipe.hidden_layers, low_freq_percent=recipe.low_freq_percent)
     band_limit = min(MODEL_LIMITS["band_limit"][1],
                      max(6, round(longest * base.period / 2 / recipe.band_divisor[level])))
     finest_cells = max(4.0, longest / recipe.finest_cell_pixels)
@@ -111,6 +112,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
     low_box = max(2, int(band_limit // recipe.low_box_divisor))
     base = base.replace(band_limit=band_limit, low_freq_range=low_box, grid_levels=levels)
     if base.has_masks:
+        base = base.replace(grid_features=recipe.grid_features[level])
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)
         grid_share = recipe.grid_share[level]
         for log2_size in range(16, 3, -1):

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from sasnet_codec.config import MODEL_LIMITS
+from sasnet_codec.config import MODEL_LIMITS, ModelConfig
 from sasnet_codec.layout import parameter_count, parameter_shapes
 from sasnet_codec.errors import CodecError
 from sasnet_codec.presets import (DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, Recipe,
@@ -58,10 +58,12 @@ def test_recipe_fields_reach_the_encoder_settings():
     wide = encoder_config(192, 128, 3, 8, recipe=Recipe(embedding_ratio=3.0)).model
     assert wide.embedding_width / wide.hidden_width > default.embedding_width / default.hidden_width
     shaped = encoder_config(192, 128, 3, 8, recipe=Recipe(
-        band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=4,
+        band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=(4,) * 8,
         low_freq_percent=70)).model
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
+    siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(grid_features=(4,) * 8))
+    assert siren.model.grid_features == ModelConfig().grid_features   # no grid, nothing to set
     assert shaped.low_freq_percent == 70 != default.low_freq_percent
     wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
     assert wide_box.low_freq_range > default.low_freq_range
@@ -103,3 +105,5 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
         Recipe(parameters_per_pixel=(0.0,) * 8)
     with pytest.raises(CodecError, match="learning rates must be positive"):
         Recipe(backbone_lr=0.0)
+    with pytest.raises(CodecError, match="grid_features at least 1"):
+        Recipe(grid_features=(0,) * 8)
