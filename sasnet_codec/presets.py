@@ -1,8 +1,8 @@
 """Quality presets: a quality level names a parameter budget per pixel; the network shape for a
 budget follows one recipe, scaled to the image's size.
 
-Rate range: on Kodak-mini (192x128) quality 1 lands near 0.3 bpp and quality 8 near 3 bpp;
-quality 5, the default, near 1-1.5 bpp (see benchmarks/results for measured numbers).
+Rate range: on Kodak-mini (192x128) quality 1 lands near 0.3 bpp and quality 8 near 5 bpp;
+quality 5, the default, near 1.5 bpp (see benchmarks/results for measured numbers).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MASK_SHAPES = ((16, 8, 4), (8, 4, 2), (4, 2, 2))
 """Mask decoders, richest first, as (hidden width, neuron groups per hidden layer, embedding
 bands). A budget takes the richest whose decoder fits in its recipe's mask_share (the leanest
 when none does). The rich decoder alone would be 45% of a Kodak-mini quality-1 network and 20%
-at quality 3; the parameters it frees buy more in the sine layers (ablation.md)."""
+at quality 3 (with two grid features, as measured); the parameters it frees buy more in the sine layers (ablation.md)."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,11 @@ class Recipe(Settings):
     # default (quality 5) keeps 1000 to hold the 60 s CPU encode budget
     fit_steps: tuple[int, ...] = (2000,) * 4 + (1000,) + (2000,) * 3
     finetune_steps: int = 150
-    rate_weight: tuple[float, ...] = (0.1,) * 8   # the fit's rate term (FitConfig.rate_weight)
-    backbone_lr: float = FitConfig.backbone_lr   # the fit's learning rates (FitConfig)
+    # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
+    rate_weight: tuple[float, ...] = (0.1,) * 8
+    # the fit's learning rates, here so that a --variant can screen them; 0.5-2x either
+    # way was within noise (docs/notes.md)
+    backbone_lr: float = FitConfig.backbone_lr
     mask_lr: float = FitConfig.mask_lr
 
     def __post_init__(self) -> None:
@@ -76,9 +79,11 @@ class Recipe(Settings):
         require(all(math.isfinite(v) and v > 0 for v in positive),
                 "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
                 "must be positive")
-        require(all(isinstance(n, int) for n in self.fit_steps + self.grid_features)
-                and min(self.grid_features) >= 1,
-                "fit_steps and grid_features must be whole numbers, grid_features at least 1")
+        require(all(isinstance(steps, int) for steps in self.fit_steps),
+                "fit_steps must be whole numbers")
+        low, high = MODEL_LIMITS["grid_features"]
+        require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
+                f"grid_features must be whole numbers from {low} to {high}")
         require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
                 "hidden_layers must be at least 1, finetune_steps at least 0")
 

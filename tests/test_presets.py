@@ -62,6 +62,9 @@ def test_recipe_fields_reach_the_encoder_settings():
         low_freq_percent=70)).model
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
+    mixed = Recipe(grid_features=(1,) * 5 + (3,) * 3)
+    assert [encoder_config(192, 128, 3, q, recipe=mixed).model.grid_features
+            for q in (2, 8)] == [1, 3]
     siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(grid_features=(4,) * 8))
     assert siren.model.grid_features == ModelConfig().grid_features   # no grid, nothing to set
     assert shaped.low_freq_percent == 70 != default.low_freq_percent
@@ -105,5 +108,6 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
         Recipe(parameters_per_pixel=(0.0,) * 8)
     with pytest.raises(CodecError, match="learning rates must be positive"):
         Recipe(backbone_lr=0.0)
-    with pytest.raises(CodecError, match="grid_features at least 1"):
-        Recipe(grid_features=(0,) * 8)
+    for features in (0, 9):
+        with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):
+            Recipe(grid_features=(features,) * 8)
