@@ -25,7 +25,8 @@ MASK_SHAPES = ((16, 8, 4), (8, 4, 2), (4, 2, 2))
 """Mask decoders, richest first, as (hidden width, neuron groups per hidden layer, embedding
 bands). A budget takes the richest whose decoder fits in its recipe's mask_share (the leanest
 when none does). The rich decoder alone would be 45% of a Kodak-mini quality-1 network and 20%
-at quality 3 (with two grid features, as measured); the parameters it frees buy more in the sine layers (ablation.md)."""
+at quality 3 (with two grid features, as measured); the parameters it frees buy more in the
+sine layers (ablation.md)."""
 
 
 @dataclass(frozen=True)

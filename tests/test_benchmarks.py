@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from benchmarks import rd_curve
@@ -87,3 +88,21 @@ def test_speed_benchmark_file_is_a_default_network_that_decodes_at_its_size():
     header, _ = sc.decode_model(data)
     assert header.model == sc.encoder_config(64, 48, 3).model
     assert sc.decode(data).shape == (48, 64, 3)
+
+
+def test_equal_rate_compares_each_image_against_its_own_curve():
+    from benchmarks import equal_rate
+
+    def report(rows):
+        return {"per_image": [{"image": image, "point": point, "bpp": bpp, "psnr": psnr}
+                              for image, point, bpp, psnr in rows]}
+
+    base = report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0), ("b", 1, 0.5, 20.0), ("b", 3, 1.0, 22.0)])
+    # a: the same rates 0.5 dB better; b: twice the rate at point 3, one step along its curve
+    test = report([("a", 1, 0.5, 30.5), ("a", 3, 1.0, 32.5), ("b", 1, 0.5, 19.8), ("b", 3, 2.0, 24.0)])
+    result = equal_rate.compare(test, base)
+    assert result[1]["images_better"] == 1 and result[1]["images"] == 2
+    assert result[1]["equal_rate_gain_db"] == pytest.approx((0.5 - 0.2) / 2)
+    assert result[3]["equal_rate_gain_db"] == pytest.approx(0.25)   # b's 24 dB is on its line
+    assert result[3]["rate_change_percent"] == pytest.approx(50.0)
+    assert equal_rate.psnr_at_rate({1: (0.5, 30.0), 3: (1.0, 32.0)}, 0.25) == pytest.approx(28.0)

@@ -62,12 +62,12 @@ def test_recipe_fields_reach_the_encoder_settings():
         low_freq_percent=70)).model
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
+    assert shaped.low_freq_percent == 70 != default.low_freq_percent
     mixed = Recipe(grid_features=(1,) * 5 + (3,) * 3)
     assert [encoder_config(192, 128, 3, q, recipe=mixed).model.grid_features
             for q in (2, 8)] == [1, 3]
     siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(grid_features=(4,) * 8))
     assert siren.model.grid_features == ModelConfig().grid_features   # no grid, nothing to set
-    assert shaped.low_freq_percent == 70 != default.low_freq_percent
     wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
     assert wide_box.low_freq_range > default.low_freq_range
 
