@@ -9,7 +9,7 @@ Importing the package also registers a Pillow plugin, so PIL.Image.open("x.sas")
 """
 
 from .codec import (EncodeResult, decode, decode_file, decode_model, encode, encode_file,
-                    output_size)
+                    encode_to_rate, output_size)
 from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
 from .errors import CodecError
 from .image_io import ImageData, image_from_array, load_image, save_image
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CodecError", "DEFAULT_QUALITY", "DEFAULT_RECIPE", "EncodeResult", "EncoderConfig", "FitConfig", "ImageData",
     "ModelConfig", "QUALITY_LEVELS", "QuantConfig", "Recipe", "decode", "decode_file", "decode_model",
-    "encode", "encode_file", "encoder_config", "image_from_array", "load_image", "output_size",
+    "encode", "encode_file", "encode_to_rate", "encoder_config", "image_from_array", "load_image", "output_size",
     "save_image",
 ]
 

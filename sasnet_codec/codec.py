@@ -28,9 +28,9 @@ from .layout import parameter_count, parameter_shapes
 from .metrics import bits_per_pixel, psnr
 from .model import SASNet
 from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER, Recipe,
-                      encoder_config, shape_for_budget)
-from .quantize import (QuantizedTensor, StepSearch, finetune_quantized, load_quantized,
-                       quantize_model)
+                      budget_config, encoder_config)
+from .quantize import (Candidate, QuantizedTensor, StepSearch, finetune_quantized,
+                       load_quantized, quantize_model)
 from .render import render
 
 HEADER_ALLOWANCE_BYTES = 64
@@ -48,38 +48,56 @@ class EncodeResult:
 
 
 def encode(image: ImageData | np.ndarray, config: EncoderConfig | None = None,
-           target_bpp: float | None = None, progress: bool = True) -> EncodeResult:
-    """Fit, quantize and entropy-code one image.
-
-    With `target_bpp` the network is sized for that rate (refitted at most twice if the first
-    size misses by over 20%) and the quantization steps then land on it; otherwise `config`
-    (default: the default quality preset for this image) decides everything.
-    """
-    if not isinstance(image, ImageData):
-        image = image_from_array(image)
+           progress: bool = True) -> EncodeResult:
+    """Fit, quantize and entropy-code one image; `config` (default: the default quality preset
+    for this image) decides everything."""
+    image = _as_image(image)
     start = time.perf_counter()
     if config is None:
         config = encoder_config(image.width, image.height, image.channels)
     if config.model.channels != image.channels:
         config = config.replace(model=config.model.replace(channels=image.channels))
     bitstream.check_limits(image.width, image.height, config.model)
-    device = resolve_device(config.fit.device)
-    targets = Targets.from_image(image, device)
-    if target_bpp is None:
+    targets = Targets.from_image(image, resolve_device(config.fit.device))
+    model, fit_psnr, search = _fit_and_search(image, config, targets, progress)
+    return _finish(image, config, targets, model, fit_psnr,
+                   search.at_slope(config.quant.rd_slope), start, progress)
+
+
+def encode_to_rate(image: ImageData | np.ndarray, target_bpp: float, arch: str = "sasnet",
+                   seed: int = 0, device: str = "auto", recipe: Recipe = DEFAULT_RECIPE,
+                   progress: bool = True, attempts: int = 3) -> EncodeResult:
+    """Fit, quantize and entropy-code one image to about `target_bpp` (within ~10%).
+
+    The network is sized for the rate and fitted with the settings of the `recipe`'s preset
+    nearest that size; it is refitted (at most `attempts` times in all) while its natural rate
+    misses by over 20%, and the quantization steps then land on the target (header bytes set
+    aside).
+    """
+    image = _as_image(image)
+    start = time.perf_counter()
+    if not (math.isfinite(target_bpp) and target_bpp > 0):
+        raise CodecError("the bpp target must be a positive number")
+    payload_bits = target_bpp * image.width * image.height - 8 * HEADER_ALLOWANCE_BYTES
+    if payload_bits < 8 * 256:
+        raise CodecError(f"a {target_bpp} bpp target leaves too few bytes for any network")
+    targets = Targets.from_image(image, resolve_device(device))
+    budget = round(payload_bits / EXPECTED_BITS_PER_PARAMETER)
+    for attempt in range(attempts):
+        config = budget_config(image.width, image.height, image.channels, budget, arch, seed,
+                               device, recipe)
+        bitstream.check_limits(image.width, image.height, config.model)
         model, fit_psnr, search = _fit_and_search(image, config, targets, progress)
-        choice = search.at_slope(config.quant.rd_slope)
-    else:
-        model, fit_psnr, choice = _fit_for_rate(image, config, targets, target_bpp, progress)
-    steps = {name: candidate.step_index for name, candidate in choice.items()}
-    finetune_quantized(model, steps, targets, config.quant, config.fit.max_batch_pixels,
-                       config.fit.seed, progress)
-    data = pack_model(model, steps, image)
-    decoded = decode(data)
-    reference = to_integer_array(image.pixels, image.bit_depth)
-    return EncodeResult(
-        data=data, bpp=bits_per_pixel(len(data), image.width, image.height),
-        psnr=psnr(reference, decoded), fit_psnr=fit_psnr,
-        parameters=parameter_count(model.config), seconds=time.perf_counter() - start)
+        ratio = payload_bits / search.totals(search.at_slope(config.quant.rd_slope))[1]
+        if 0.8 <= ratio <= 1.25 or attempt == attempts - 1:
+            return _finish(image, config, targets, model, fit_psnr,
+                           search.at_bits(0.98 * payload_bits), start, progress)
+        budget = max(100, round(budget * ratio))
+    raise AssertionError("unreachable")
+
+
+def _as_image(image: ImageData | np.ndarray) -> ImageData:
+    return image if isinstance(image, ImageData) else image_from_array(image)
 
 
 def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
@@ -89,28 +107,19 @@ def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
     return result.model, result.psnr, search
 
 
-def _fit_for_rate(image: ImageData, config: EncoderConfig, targets: Targets, target_bpp: float,
-                  progress: bool, attempts: int = 3):
-    """Size the network for the rate, refit if its natural rate misses by over 20%, then let
-    the step search land on the target (header bytes set aside)."""
-    if not (math.isfinite(target_bpp) and target_bpp > 0):
-        raise CodecError("the bpp target must be a positive number")
-    pixels = image.width * image.height
-    payload_bits = target_bpp * pixels - 8 * HEADER_ALLOWANCE_BYTES
-    if payload_bits < 8 * 256:
-        raise CodecError(f"a {target_bpp} bpp target leaves too few bytes for any network")
-    budget = round(payload_bits / EXPECTED_BITS_PER_PARAMETER)
-    for attempt in range(attempts):
-        model_config = shape_for_budget(budget, image.width, image.height, image.channels,
-                                        config.model.arch, config.model.seed)
-        bitstream.check_limits(image.width, image.height, model_config)
-        model, fit_psnr, search = _fit_and_search(image, config.replace(model=model_config),
-                                                  targets, progress)
-        ratio = payload_bits / search.totals(search.at_slope(config.quant.rd_slope))[1]
-        if 0.8 <= ratio <= 1.25 or attempt == attempts - 1:
-            return model, fit_psnr, search.at_bits(0.98 * payload_bits)
-        budget = max(100, round(budget * ratio))
-    raise AssertionError("unreachable")
+def _finish(image: ImageData, config: EncoderConfig, targets: Targets, model: SASNet,
+            fit_psnr: float, choice: dict[str, Candidate], start: float,
+            progress: bool) -> EncodeResult:
+    """Fine-tune at the chosen steps, write the file, and measure it by decoding it."""
+    steps = {name: candidate.step_index for name, candidate in choice.items()}
+    finetune_quantized(model, steps, targets, config.quant, config.fit.max_batch_pixels,
+                       config.fit.seed, progress)
+    data = pack_model(model, steps, image)
+    reference = to_integer_array(image.pixels, image.bit_depth)
+    return EncodeResult(
+        data=data, bpp=bits_per_pixel(len(data), image.width, image.height),
+        psnr=psnr(reference, decode(data)), fit_psnr=fit_psnr,
+        parameters=parameter_count(model.config), seconds=time.perf_counter() - start)
 
 
 def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) -> bytes:
@@ -194,14 +203,20 @@ def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
     """Encode an image file to a .sas file, written atomically; the input is never touched.
 
     Without `config`, the `recipe`'s preset for `quality` (and `arch`, `seed`, `device`) is
-    sized to the image.
+    sized to the image; with `target_bpp` (and no `config`) the network is sized for that rate
+    instead (see encode_to_rate).
     """
+    if config is not None and target_bpp is not None:
+        raise CodecError("give either a config or a bpp target, not both")
     _check_output(input_path, output_path)
     image = load_image(input_path)
-    if config is None:
-        config = encoder_config(image.width, image.height, image.channels, quality, arch, seed,
-                                device, recipe=recipe)
-    result = encode(image, config, target_bpp, progress)
+    if target_bpp is not None:
+        result = encode_to_rate(image, target_bpp, arch, seed, device, recipe, progress)
+    else:
+        if config is None:
+            config = encoder_config(image.width, image.height, image.channels, quality, arch,
+                                    seed, device, recipe=recipe)
+        result = encode(image, config, progress)
     write_atomically(output_path, lambda stream: stream.write(result.data))
     return result
 

@@ -182,14 +182,29 @@ def _solve_embedding_width(config: ModelConfig, budget: int) -> ModelConfig | No
 
 def encoder_config(width: int, height: int, channels: int, quality: int = DEFAULT_QUALITY,
                    arch: str = "sasnet", seed: int = 0, device: str = "auto",
-                   budget: int | None = None, recipe: Recipe = DEFAULT_RECIPE) -> EncoderConfig:
-    """The full encoder settings for a quality level (or an explicit parameter budget)."""
+                   recipe: Recipe = DEFAULT_RECIPE) -> EncoderConfig:
+    """The full encoder settings for a quality level, sized to the image."""
     if quality not in QUALITY_LEVELS:
         raise CodecError(f"quality must be one of {QUALITY_LEVELS[0]}..{QUALITY_LEVELS[-1]}")
     level = QUALITY_LEVELS.index(quality)
-    if budget is None:
-        budget = max(MIN_BUDGET, round(recipe.parameters_per_pixel[level] * width * height))
+    budget = max(MIN_BUDGET, round(recipe.parameters_per_pixel[level] * width * height))
     model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
+    return _settings_at(level, model, seed, device, recipe)
+
+
+def budget_config(width: int, height: int, channels: int, budget: int, arch: str = "sasnet",
+                  seed: int = 0, device: str = "auto",
+                  recipe: Recipe = DEFAULT_RECIPE) -> EncoderConfig:
+    """The full encoder settings for an explicit parameter budget (a bpp target): the shape for
+    the budget, and the fit and quantizer settings of the preset nearest its density, so that
+    a rate target is encoded the way the quality it lands between would be."""
+    model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
+    level = _level_for_density(recipe, budget / (width * height))
+    return _settings_at(level, model, seed, device, recipe)
+
+
+def _settings_at(level: int, model: ModelConfig, seed: int, device: str,
+                 recipe: Recipe) -> EncoderConfig:
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],

@@ -6,7 +6,7 @@ from sasnet_codec.config import MODEL_LIMITS, ModelConfig
 from sasnet_codec.layout import parameter_count, parameter_shapes
 from sasnet_codec.errors import CodecError
 from sasnet_codec.presets import (DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, Recipe,
-                                  encoder_config, shape_for_budget)
+                                  budget_config, encoder_config, shape_for_budget)
 
 
 def count_of(config, prefixes):
@@ -97,6 +97,18 @@ def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
     small_share = Recipe(grid_share=(0.1,) * 8)
     assert shape_for_budget(near_first, 192, 128, 3, recipe=big_first).grid_log2_size \
         > shape_for_budget(near_first, 192, 128, 3, recipe=small_share).grid_log2_size
+
+
+def test_a_budget_is_fitted_with_the_settings_of_the_preset_nearest_its_density():
+    recipe = Recipe(fit_steps=tuple(range(101, 109)), rate_weight=tuple(i / 10 for i in range(8)),
+                    rd_slope=tuple(range(1, 9)))
+    for level, density in enumerate(recipe.parameters_per_pixel):
+        budget = round(1.05 * density * 192 * 128)
+        config = budget_config(192, 128, 3, budget, seed=3, device="cpu", recipe=recipe)
+        assert (config.fit.steps, config.fit.rate_weight, config.quant.rd_slope) == (
+            recipe.fit_steps[level], recipe.rate_weight[level], recipe.rd_slope[level])
+        assert config.model == shape_for_budget(budget, 192, 128, 3, seed=3, recipe=recipe)
+        assert (config.fit.seed, config.fit.device) == (3, "cpu")
 
 
 def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
