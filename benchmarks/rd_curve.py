@@ -35,6 +35,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from sasnet_codec.metrics import psnr
+from sasnet_codec.presets import QUALITY_LEVELS
 
 from .bd_metrics import bd_psnr, bd_rate
 from .datasets import BenchImage, dataset_label, default_folder, load_images
@@ -414,8 +415,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--output", help="results folder (default benchmarks/results/<dataset>)")
     parser.add_argument("--arch", nargs="+", default=["sasnet", "siren"],
                         choices=["sasnet", "siren", "femb"], help="networks to run")
-    parser.add_argument("--qualities", nargs="+", type=int, default=[1, 3, 5, 8],
-                        help="sasnet quality presets (rate points)")
+    parser.add_argument("--qualities", nargs="+", type=int, default=list(QUALITY_LEVELS),
+                        choices=QUALITY_LEVELS, help="sasnet quality presets (rate points)")
     parser.add_argument("--pillow", nargs="*", default=["jpeg", "webp", "avif"],
                         choices=sorted(PILLOW_POINTS), help="Pillow codecs to compare")
     parser.add_argument("--variant", nargs="+", action="append", metavar="LABEL FIELD=VALUE",

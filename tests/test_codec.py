@@ -79,6 +79,8 @@ def test_file_api(tmp_path, small_image):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "back.png")), pixels)
     with pytest.raises(sc.CodecError, match="input"):
         sc.decode_file(tmp_path / "out.sas", tmp_path / "out.sas")
+    with pytest.raises(sc.CodecError, match="either a config or a bpp target"):
+        sc.encode_file(tmp_path / "in.png", tmp_path / "out.sas", tiny_config(), target_bpp=2)
     assert (tmp_path / "out.sas").read_bytes() == result.data
 
 
