@@ -62,6 +62,8 @@ class Recipe(Settings):
     # way was within noise (docs/notes.md)
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: float = FitConfig.mask_lr
+    # pixels per fitting step: the whole image up to this, random mini-batches above it
+    batch_pixels: tuple[int, ...] = (FitConfig.max_batch_pixels,) * 8
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
@@ -80,8 +82,8 @@ class Recipe(Settings):
         require(all(math.isfinite(v) and v > 0 for v in positive),
                 "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
                 "must be positive")
-        require(all(isinstance(steps, int) for steps in self.fit_steps),
-                "fit_steps must be whole numbers")
+        require(all(isinstance(n, int) and n >= 1 for n in self.fit_steps + self.batch_pixels),
+                "fit_steps and batch_pixels must be whole numbers, at least 1")
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
@@ -209,6 +211,7 @@ def _settings_at(level: int, model: ModelConfig, seed: int, device: str,
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],
                                    backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr,
+                                   max_batch_pixels=recipe.batch_pixels[level],
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps))
