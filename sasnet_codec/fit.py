@@ -39,6 +39,17 @@ class Targets:
         values = torch.from_numpy(image.pixels).reshape(-1, image.channels).to(device) - 0.5
         return cls(coords, values)
 
+    def batches(self, size: int, seed: int) -> list["Targets"]:
+        """The pixels split once, in a seeded random order, into near-equal fixed batches of at
+        most `size` (the whole image as one when it fits). Fixed tensors, so the mask
+        network's grid lookups are computed once per batch rather than once per step."""
+        count = math.ceil(len(self.coords) / size)
+        if count == 1:
+            return [self]
+        generator = torch.Generator().manual_seed(seed)
+        order = torch.randperm(len(self.coords), generator=generator).to(self.coords.device)
+        return [Targets(self.coords[pick], self.values[pick]) for pick in order.chunk(count)]
+
     def sample(self, count: int, seed: int) -> "Targets":
         """At most `count` pixels drawn without replacement (all of them if fewer)."""
         if count >= len(self.coords):
@@ -83,8 +94,9 @@ def optimise(
     weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
     by 1/MSE, so with rate_weight 0 the loss stays plain MSE.
 
-    Full batch when the image has at most `max_batch_pixels` pixels; otherwise seeded random
-    mini-batches, with the full-image PSNR measured at every log interval to pick the best.
+    Full batch when the image has at most `max_batch_pixels` pixels; otherwise fixed, seeded
+    mini-batches taken in turn, with the full-image PSNR measured at every log interval to pick
+    the best.
     """
     optimizer = torch.optim.Adam(
         [{"params": group, "lr": lr} for group, lr in zip(parameter_groups, schedule.learning_rates)],
@@ -94,9 +106,8 @@ def optimise(
     lr_lambda = lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / schedule.steps))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
     params = [p for group in parameter_groups for p in group]
-    pixels = len(targets.coords)
-    full_batch = pixels <= schedule.max_batch_pixels
-    generator = torch.Generator(device=targets.coords.device).manual_seed(schedule.seed)
+    batches = targets.batches(schedule.max_batch_pixels, schedule.seed)
+    full_batch = len(batches) == 1
     best_score, best_mse = math.inf, math.inf
     best_state = [p.detach().clone() for p in params]
     weight = schedule.rate_weight / sum(p.numel() for p in params)
@@ -116,13 +127,8 @@ def optimise(
     step = 0
     try:
         for step in range(1, schedule.steps + 1):
-            if full_batch:
-                coords, values = targets.coords, targets.values
-            else:
-                pick = torch.randint(pixels, (schedule.max_batch_pixels,), generator=generator,
-                                     device=targets.coords.device)
-                coords, values = targets.coords[pick], targets.values[pick]
-            loss = torch.mean((forward(coords) - values) ** 2)
+            batch = batches[(step - 1) % len(batches)]
+            loss = torch.mean((forward(batch.coords) - batch.values) ** 2)
             rate = rate_estimate(rated) if weight else None
             if full_batch and (value := score(mse := loss.item(), rate)) < best_score:
                 best_score, best_mse = value, mse
@@ -135,7 +141,7 @@ def optimise(
             scheduler.step()
             if step % schedule.log_every == 0 or step == schedule.steps:
                 if not full_batch:
-                    mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
+                    mse = batches_mse(forward, batches)
                     if (value := score(mse)) < best_score:
                         best_score, best_mse = value, mse
                         best_state = [p.detach().clone() for p in params]
@@ -145,7 +151,7 @@ def optimise(
                     break
     finally:
         bar.close()
-    final_mse = full_image_mse(forward, targets, schedule.max_batch_pixels)
+    final_mse = batches_mse(forward, batches)
     if score(final_mse) < best_score:
         best_mse = final_mse
     else:
@@ -160,6 +166,14 @@ def rate_estimate(params: Sequence[nn.Parameter]) -> torch.Tensor:
     about log2(2e b / step) per entry, so sum(n * log2(mean |w|)) moves as the file does with
     the steps held fixed (the 1e-6 keeps an all-zero tensor finite)."""
     return sum(p.numel() * torch.log2(p.abs().mean() + 1e-6) for p in params)
+
+
+@torch.no_grad()
+def batches_mse(forward: Callable[[torch.Tensor], torch.Tensor],
+                batches: Sequence[Targets]) -> float:
+    """MSE over a partition of the image (each batch's grid lookup comes from the cache)."""
+    total = sum(torch.sum((forward(b.coords) - b.values) ** 2).item() for b in batches)
+    return total / sum(b.values.numel() for b in batches)
 
 
 @torch.no_grad()

@@ -4,8 +4,10 @@ import torch
 
 from sasnet_codec.config import FitConfig
 from sasnet_codec.errors import CodecError
-from sasnet_codec.fit import fit, rate_estimate
+from sasnet_codec.fit import Targets, fit, rate_estimate
 from sasnet_codec.image_io import image_from_array
+from sasnet_codec.model import SASNet
+from sasnet_codec.nn import masks
 
 from tests.helpers import DEVICES, synthetic_image, tiny_config
 
@@ -41,6 +43,38 @@ def test_mini_batches_for_large_images(device):
     config = FitConfig(steps=150, device=device, max_batch_pixels=256, log_every=25)
     result = fit(image, tiny_config().model, config, progress=False)
     assert result.psnr > 20.0
+
+
+def test_mini_batches_are_a_fixed_seeded_partition_of_the_image():
+    targets = Targets.from_image(image_from_array(synthetic_image(30, 20)), torch.device("cpu"))
+    batches = targets.batches(256, seed=1)
+    assert [len(b.coords) for b in batches] == [200, 200, 200]
+    rows = sorted(map(tuple, torch.cat([b.coords for b in batches]).tolist()))
+    assert rows == sorted(map(tuple, targets.coords.tolist()))
+    assert all(torch.equal(a.values, b.values)
+               for a, b in zip(batches, targets.batches(256, seed=1)))
+    assert targets.batches(600, seed=1)[0] is targets
+
+
+def test_the_mask_network_keeps_one_grid_lookup_per_fixed_batch_within_its_bound(monkeypatch):
+    model = SASNet(tiny_config().model)
+    calls = []
+    real_lookup = model.masks.grid.lookup
+    monkeypatch.setattr(model.masks.grid, "lookup", lambda unit: calls.append(len(unit))
+                        or real_lookup(unit))
+    targets = Targets.from_image(image_from_array(synthetic_image(30, 20)), torch.device("cpu"))
+    batches = targets.batches(256, seed=0)
+    for _ in range(3):
+        for batch in batches:
+            model(batch.coords)
+    assert calls == [200, 200, 200]            # each batch looked up once
+    monkeypatch.setattr(masks, "LOOKUP_CACHE_PIXELS", 450)
+    calls.clear()
+    for batch in batches + batches:
+        model(batch.coords)
+    # Two fit under the bound: the least recently used goes, so a cycle of three misses at
+    # every call after the first (which the full cache still held).
+    assert calls == [200] * 5
 
 
 def test_grayscale_and_alpha_get_their_own_channel_count():

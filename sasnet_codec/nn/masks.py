@@ -13,6 +13,10 @@ from .hash_grid import HashGrid
 from .tcnn_grid import TcnnHashGrid, tcnn_available
 
 
+LOOKUP_CACHE_PIXELS = 2**18
+"""Coordinates whose grid lookups the mask network keeps between calls."""
+
+
 class MaskNetwork(nn.Module):
     def __init__(self, config: ModelConfig, generator: torch.Generator,
                  use_tcnn: bool = False) -> None:
@@ -28,20 +32,25 @@ class MaskNetwork(nn.Module):
                                                    generator=generator) * 2 - 1) * bound_out)
         # Zero output bias: with tiny grid features every mask starts near sigmoid(0) = 0.5.
         self.out_bias = nn.Parameter(torch.zeros(config.n_masks))
-        # The grid lookup of the last coordinate tensor seen. Held by weak reference to that
-        # very tensor (and its version counter), so a new or modified tensor never hits it.
-        self._lookup_for: weakref.ref | None = None
-        self._lookup_version = -1
-        self._lookup = None
+        # Grid lookups of the coordinate tensors seen last, newest last, at most
+        # LOOKUP_CACHE_PIXELS rows in all (a full-batch fit's image, or a mini-batch fit's
+        # fixed batches). Each is held by weak reference to that very tensor (and its version
+        # counter), so a new or modified tensor never hits.
+        self._lookups: dict[int, tuple[weakref.ref, int, object]] = {}
 
     def _grid_lookup(self, coords: torch.Tensor, unit: torch.Tensor):
-        cached = self._lookup_for() if self._lookup_for is not None else None
-        if cached is not coords or self._lookup_version != coords._version:
+        entry = self._lookups.pop(id(coords), None)
+        if entry is None or entry[0]() is not coords or entry[1] != coords._version:
             with torch.no_grad():
-                self._lookup = self.grid.lookup(unit)
-            self._lookup_for = weakref.ref(coords)
-            self._lookup_version = coords._version
-        return self._lookup
+                entry = (weakref.ref(coords), coords._version, self.grid.lookup(unit))
+        self._lookups[id(coords)] = entry
+        held = 0
+        for key in reversed(list(self._lookups)):   # evict the oldest beyond the bound
+            tensor = self._lookups[key][0]()
+            held += len(tensor) if tensor is not None else 0
+            if tensor is None or (held > LOOKUP_CACHE_PIXELS and key != id(coords)):
+                del self._lookups[key]
+        return entry[2]
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """coords [N, 2] in [-1, 1] -> masks [N, n_masks] in (0, 1)."""
