@@ -53,8 +53,8 @@ class Recipe(Settings):
     grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
     # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md); the
-    # default (quality 5) keeps 1000 to hold the 60 s CPU encode budget
-    fit_steps: tuple[int, ...] = (2000,) * 4 + (1000,) + (2000,) * 3
+    # default (quality 5) fits half-image steps to hold the 60 s CPU encode budget
+    fit_steps: tuple[int, ...] = (2000,) * 8
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
@@ -62,8 +62,10 @@ class Recipe(Settings):
     # way was within noise (docs/notes.md)
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: float = FitConfig.mask_lr
-    # pixels per fitting step: the whole image up to this, random mini-batches above it
-    batch_pixels: tuple[int, ...] = (FitConfig.max_batch_pixels,) * 8
+    # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
+    # up to FitConfig's cap): half-image steps cost half, so the default fits twice the steps
+    # in its time budget (docs/notes.md)
+    batch_fraction: tuple[float, ...] = (1.0,) * 4 + (0.5,) + (1.0,) * 3
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
@@ -82,8 +84,10 @@ class Recipe(Settings):
         require(all(math.isfinite(v) and v > 0 for v in positive),
                 "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
                 "must be positive")
-        require(all(isinstance(n, int) and n >= 1 for n in self.fit_steps + self.batch_pixels),
-                "fit_steps and batch_pixels must be whole numbers, at least 1")
+        require(all(isinstance(steps, int) for steps in self.fit_steps),
+                "fit_steps must be whole numbers")
+        require(all(0 < share <= 1 for share in self.batch_fraction),
+                "batch_fraction must be in (0, 1]")
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
@@ -191,7 +195,7 @@ def encoder_config(width: int, height: int, channels: int, quality: int = DEFAUL
     level = QUALITY_LEVELS.index(quality)
     budget = max(MIN_BUDGET, round(recipe.parameters_per_pixel[level] * width * height))
     model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
-    return _settings_at(level, model, seed, device, recipe)
+    return _settings_at(level, model, width * height, seed, device, recipe)
 
 
 def budget_config(width: int, height: int, channels: int, budget: int, arch: str = "sasnet",
@@ -202,16 +206,19 @@ def budget_config(width: int, height: int, channels: int, budget: int, arch: str
     a rate target is encoded the way the quality it lands between would be."""
     model = shape_for_budget(budget, width, height, channels, arch, seed, recipe)
     level = _level_for_density(recipe, budget / (width * height))
-    return _settings_at(level, model, seed, device, recipe)
+    return _settings_at(level, model, width * height, seed, device, recipe)
 
 
-def _settings_at(level: int, model: ModelConfig, seed: int, device: str,
+def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device: str,
                  recipe: Recipe) -> EncoderConfig:
+    batch = FitConfig.max_batch_pixels
+    if recipe.batch_fraction[level] < 1:
+        batch = max(1, min(batch, math.ceil(recipe.batch_fraction[level] * pixels)))
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],
                                    backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr,
-                                   max_batch_pixels=recipe.batch_pixels[level],
+                                   max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps))

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from sasnet_codec.config import MODEL_LIMITS, ModelConfig
+from sasnet_codec.config import MODEL_LIMITS, FitConfig, ModelConfig
 from sasnet_codec.layout import parameter_count, parameter_shapes
 from sasnet_codec.errors import CodecError
 from sasnet_codec.presets import (DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, Recipe,
@@ -101,13 +101,15 @@ def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
 
 def test_a_budget_is_fitted_with_the_settings_of_the_preset_nearest_its_density():
     recipe = Recipe(fit_steps=tuple(range(101, 109)), rate_weight=tuple(i / 10 for i in range(8)),
-                    rd_slope=tuple(range(1, 9)), batch_pixels=tuple(range(1001, 1009)))
+                    rd_slope=tuple(range(1, 9)), batch_fraction=tuple(i / 8 for i in range(1, 9)))
     for level, density in enumerate(recipe.parameters_per_pixel):
         budget = round(1.05 * density * 192 * 128)
         config = budget_config(192, 128, 3, budget, seed=3, device="cpu", recipe=recipe)
-        assert (config.fit.steps, config.fit.rate_weight, config.quant.rd_slope,
-                config.fit.max_batch_pixels) == (recipe.fit_steps[level], recipe.rate_weight[level],
-                                                 recipe.rd_slope[level], recipe.batch_pixels[level])
+        assert (config.fit.steps, config.fit.rate_weight, config.quant.rd_slope) == (
+            recipe.fit_steps[level], recipe.rate_weight[level], recipe.rd_slope[level])
+        share = recipe.batch_fraction[level]   # of the 24576 pixels; 1 keeps FitConfig's cap
+        assert config.fit.max_batch_pixels == (FitConfig.max_batch_pixels if share == 1
+                                               else math.ceil(share * 192 * 128))
         assert config.model == shape_for_budget(budget, 192, 128, 3, seed=3, recipe=recipe)
         assert (config.fit.seed, config.fit.device) == (3, "cpu")
 
@@ -124,6 +126,6 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     for features in (0, 9):
         with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):
             Recipe(grid_features=(features,) * 8)
-    for bad in ((0,) * 8, (2.5,) * 8):
-        with pytest.raises(CodecError, match="batch_pixels must be whole numbers"):
-            Recipe(batch_pixels=bad)
+    for bad in ((0.0,) * 8, (1.5,) * 8):
+        with pytest.raises(CodecError, match=r"batch_fraction must be in \(0, 1\]"):
+            Recipe(batch_fraction=bad)
