@@ -211,6 +211,8 @@ def budget_config(width: int, height: int, channels: int, budget: int, arch: str
 
 def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device: str,
                  recipe: Recipe) -> EncoderConfig:
+    """The level's fit and quantizer settings around `model`. A whole-image share keeps
+    FitConfig's batch cap, so such settings (and the RD cache keys made from them) stay put."""
     batch = FitConfig.max_batch_pixels
     if recipe.batch_fraction[level] < 1:
         batch = max(1, min(batch, math.ceil(recipe.batch_fraction[level] * pixels)))
