@@ -46,16 +46,27 @@ class Targets:
         count = math.ceil(len(self.coords) / size)
         if count == 1:
             return [self]
-        generator = torch.Generator().manual_seed(seed)
-        order = torch.randperm(len(self.coords), generator=generator).to(self.coords.device)
-        return [Targets(self.coords[pick], self.values[pick]) for pick in order.chunk(count)]
+        return [self._rows(pick) for pick in self._shuffled(seed).chunk(count)]
+
+    def tiles(self, size: int) -> list["Targets"]:
+        """The pixels in order, in tiles of `size` (the whole image as one when it fits): made
+        once, so a repeated measurement reuses their grid lookups too."""
+        if len(self.coords) <= size:
+            return [self]
+        return [Targets(coords, values)
+                for coords, values in zip(self.coords.split(size), self.values.split(size))]
 
     def sample(self, count: int, seed: int) -> "Targets":
         """At most `count` pixels drawn without replacement (all of them if fewer)."""
         if count >= len(self.coords):
             return self
+        return self._rows(self._shuffled(seed)[:count])
+
+    def _shuffled(self, seed: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(seed)
-        pick = torch.randperm(len(self.coords), generator=generator)[:count].to(self.coords.device)
+        return torch.randperm(len(self.coords), generator=generator).to(self.coords.device)
+
+    def _rows(self, pick: torch.Tensor) -> "Targets":
         return Targets(self.coords[pick], self.values[pick])
 
 
@@ -171,19 +182,10 @@ def rate_estimate(params: Sequence[nn.Parameter]) -> torch.Tensor:
 @torch.no_grad()
 def batches_mse(forward: Callable[[torch.Tensor], torch.Tensor],
                 batches: Sequence[Targets]) -> float:
-    """MSE over a partition of the image (each batch's grid lookup comes from the cache)."""
+    """MSE over a partition of the pixels (Targets.batches or .tiles), part by part so memory
+    stays bounded; fixed parts find their grid lookups in the mask network's cache."""
     total = sum(torch.sum((forward(b.coords) - b.values) ** 2).item() for b in batches)
     return total / sum(b.values.numel() for b in batches)
-
-
-@torch.no_grad()
-def full_image_mse(forward: Callable[[torch.Tensor], torch.Tensor], targets: Targets,
-                   chunk: int) -> float:
-    total = 0.0
-    for start in range(0, len(targets.coords), chunk):
-        prediction = forward(targets.coords[start : start + chunk])
-        total += torch.sum((prediction - targets.values[start : start + chunk]) ** 2).item()
-    return total / targets.values.numel()
 
 
 def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,

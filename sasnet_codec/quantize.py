@@ -26,7 +26,7 @@ from torch.func import functional_call
 
 from .config import QuantConfig
 from .entropy import SYMBOL_LIMIT, best_scale_index, laplace_bits
-from .fit import Schedule, Targets, full_image_mse, optimise
+from .fit import Schedule, Targets, batches_mse, optimise
 from .model import SASNet
 from .render import TILE_PIXELS
 from .tables import QUANT_STEP_COUNT, laplace_scale, quantization_step
@@ -83,12 +83,14 @@ class StepSearch:
     then answers any lambda (or rate target) without touching the network again."""
 
     def __init__(self, model: SASNet, targets: Targets) -> None:
-        self.base_mse = full_image_mse(model, targets, chunk=TILE_PIXELS)
+        tiles = targets.tiles(TILE_PIXELS)   # one set for every measurement: lookups cached
+        self.base_mse = batches_mse(model, tiles)
         self.candidates: dict[str, list[Candidate]] = {}
         for name, param in model.coded_parameters():
-            self.candidates[name] = self._measure(model, targets, param)
+            self.candidates[name] = self._measure(model, tiles, param)
 
-    def _measure(self, model: SASNet, targets: Targets, param: nn.Parameter) -> list[Candidate]:
+    def _measure(self, model: SASNet, tiles: list[Targets],
+                 param: nn.Parameter) -> list[Candidate]:
         original = param.detach().clone()
         spread = float(original.std()) if original.numel() > 1 else float(original.abs().max())
         spread = max(spread, float(original.abs().max()) / 64, 1e-8)
@@ -105,7 +107,7 @@ class StepSearch:
                 symbols = round_to_step(original, index)
                 with torch.no_grad():
                     param.copy_(symbols * quantization_step(index))
-                added = full_image_mse(model, targets, chunk=TILE_PIXELS) - self.base_mse
+                added = batches_mse(model, tiles) - self.base_mse
                 flat = symbols.reshape(-1).cpu().numpy()
                 bits = laplace_bits(flat, laplace_scale(best_scale_index(flat)))
                 found.append(Candidate(index, added, bits))

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sasnet_codec.config import FitConfig, QuantConfig
-from sasnet_codec.fit import Targets, fit, full_image_mse
+from sasnet_codec.fit import Targets, batches_mse, fit
 from sasnet_codec.image_io import image_from_array
 from sasnet_codec.quantize import (StepSearch, finetune_quantized, load_quantized,
                                    quantize_model, quantize_tensor)
@@ -61,7 +61,7 @@ def test_predicted_distortion_matches_the_quantized_network(fitted):
     copy = type(model)(model.config)
     copy.load_state_dict(model.state_dict())
     load_quantized(copy, quantize_model(model, choice))
-    measured = full_image_mse(copy, targets, 1 << 16)
+    measured = batches_mse(copy, targets.tiles(1 << 16))
     predicted = search.totals(search.at_slope(1.0))[0]
     assert measured == pytest.approx(predicted, rel=0.5)
 
@@ -76,7 +76,7 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
     def quantized_mse():
         probe = type(model)(model.config)
         load_quantized(probe, quantize_model(copy, choice))
-        return full_image_mse(probe, targets, 1 << 16)
+        return batches_mse(probe, targets.tiles(1 << 16))
 
     before = quantized_mse()
     finetune_quantized(copy, choice, targets, QuantConfig(finetune_steps=40), 1 << 16, 0,
