@@ -53,8 +53,8 @@ class Recipe(Settings):
     grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
     # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md); the
-    # default (quality 5) and the top two fit half-image steps: twice the steps in the time
-    fit_steps: tuple[int, ...] = (2000,) * 6 + (4000,) * 2
+    # default (quality 5) and those above it fit half-image steps: twice the steps in the time
+    fit_steps: tuple[int, ...] = (2000,) * 5 + (4000,) * 3
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
@@ -65,7 +65,7 @@ class Recipe(Settings):
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): half-image steps cost half, so twice the steps fit in the time
     # of whole-image ones (the default holds its 60 s CPU budget with 2000; ablation.md)
-    batch_fraction: tuple[float, ...] = (1.0,) * 4 + (0.5, 1.0, 0.5, 0.5)
+    batch_fraction: tuple[float, ...] = (1.0,) * 4 + (0.5,) * 4
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
