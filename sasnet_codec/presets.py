@@ -55,7 +55,7 @@ class Recipe(Settings):
     # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): the
     # default holds its 60 s CPU budget with 2000 half-image steps; the rest have no budget,
     # and the small networks of qualities 1-4 keep gaining up to 8000 (ablation.md)
-    fit_steps: tuple[int, ...] = (8000,) * 4 + (2000,) + (4000,) * 3
+    fit_steps: tuple[int, ...] = (8000,) * 4 + (2000, 8000, 4000, 4000)
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
@@ -64,9 +64,10 @@ class Recipe(Settings):
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: float = FitConfig.mask_lr
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
-    # up to FitConfig's cap): half-image steps cost half, so twice the steps fit in the time
-    # of whole-image ones, and fit better at every preset (ablation.md)
-    batch_fraction: tuple[float, ...] = (0.5,) * 8
+    # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
+    # in the time of whole-image ones, and fit better at every preset; quarter-image steps
+    # did better still at 6 and 7 (screened), measured at 6 so far (ablation.md)
+    batch_fraction: tuple[float, ...] = (0.5,) * 5 + (0.25, 0.5, 0.5)
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
