@@ -53,8 +53,9 @@ class Recipe(Settings):
     grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
     # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): the
-    # default holds its 60 s CPU budget with 2000 half-image steps; the rest have no budget,
-    # and the small networks of qualities 1-4 keep gaining up to 8000 (ablation.md)
+    # default holds its 60 s CPU budget with 2000 half-image steps; the others have no budget
+    # and fit the time of 4000 half-image steps, the small networks of 1-4 twice as many
+    # for +0.1-0.2 dB (ablation.md)
     fit_steps: tuple[int, ...] = (8000,) * 4 + (2000, 8000, 4000, 4000)
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
