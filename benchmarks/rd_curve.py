@@ -11,8 +11,11 @@ Rates are the sizes of real files (sasnet: .sas files written by the public API)
 averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results
 are cached, keyed by the codec's source and each encode's resolved settings, so an interrupted
 run continues, a changed codec is re-measured, and a preset change re-runs only the encodes
-whose network or schedule it changes. Writes benchmarks/results/<dataset>/: one CompressAI-schema
-JSON per codec, summary.md and rd.png.
+whose network or schedule it changes. The per-image rows of results files already in the output
+folder count as cached when the same codec source made them, so a fresh clone re-plots the
+committed results and runs only what is new. Writes benchmarks/results/<dataset>/: one
+CompressAI-schema JSON per codec (each row naming the settings that made it), summary.md and
+rd.png.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import multiprocessing
 import os
 import statistics
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -242,8 +245,10 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
     return total * len(images) / jobs
 
 
-def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str) -> dict:
-    """CompressAI's schema: per rate point, the mean over images (complete points only)."""
+def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
+              fingerprint: str, places: dict[tuple[str, float, str], str]) -> dict:
+    """CompressAI's schema: per rate point, the mean over images (complete points only); each
+    per-image row also names its settings' place in the cache, for `committed_rows`."""
     points = sorted({r.point for r in rows if r.codec == codec})
     results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
                                    "decoding_time")}
@@ -260,11 +265,23 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
         results["ms-ssim-rgb"].append(statistics.fmean(r.ms_ssim for r in mine))
         results["encoding_time"].append(statistics.fmean(r.encoding_time for r in mine))
         results["decoding_time"].append(statistics.fmean(r.decoding_time for r in mine))
-        per_image += [asdict(r) for r in mine]
-    return {"name": name, "description": description, "results": results,
+        per_image += [{**asdict(r), "settings": places[r.codec, r.point, r.image]} for r in mine]
+    return {"name": name, "description": description, "codec_fingerprint": fingerprint,
+            "results": results,
             "rate_points": [p for p in points
                             if sum(r.codec == codec and r.point == p for r in rows) >= images],
             "per_image": per_image}
+
+
+def committed_rows(folder: Path, fingerprint: str) -> dict[tuple[str, str], dict]:
+    """The per-image rows of the results files in `folder` made by this codec source, by
+    (settings place, image): results on disk are as good as the cache they came from."""
+    found = {}
+    for path in folder.glob("*.json"):
+        report = json.loads(path.read_text())
+        if isinstance(report, dict) and report.get("codec_fingerprint") == fingerprint:
+            found.update({(row["settings"], row["image"]): row for row in report["per_image"]})
+    return found
 
 
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
@@ -338,16 +355,21 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
              for image in images]
     tasks += [(key, q, image) for key in codecs for q in args.qualities for image in images]
     root = cache / dataset / fingerprint
-    folders = {(codec, point, image.name): root / codec / f"{point:g}" if codec in PILLOW_POINTS
-               else root / "encodes" / codecs[codec].settings_key(point, image, args.device)
-               for codec, point, image in tasks}
+    places = {(codec, point, image.name): f"{codec}/{point:g}" if codec in PILLOW_POINTS
+              else "encodes/" + codecs[codec].settings_key(point, image, args.device)
+              for codec, point, image in tasks}
+    folders = {task: root / place for task, place in places.items()}
+    committed = committed_rows(out, fingerprint)
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
+        # either may come from another codec key with the same settings
         cached = folders[codec, point, image.name] / f"{image.name}.json"
-        if cached.exists():   # may come from another codec key with the same settings
-            row = json.loads(cached.read_text())
-            rows.append(Row(**{**row, "codec": codec, "point": point}))
+        found = (json.loads(cached.read_text()) if cached.exists()
+                 else committed.get((places[codec, point, image.name], image.name)))
+        if found:
+            measured = {field.name: found[field.name] for field in fields(Row)}
+            rows.append(Row(**{**measured, "codec": codec, "point": point}))
         else:
             todo.append((codec, point, image))
     # Tasks with the same settings on the same image share one encode (the first one runs).
@@ -393,7 +415,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))
     names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}
-    reports = {codec: aggregate(rows, codec, len(images), names[codec], description)
+    reports = {codec: aggregate(rows, codec, len(images), names[codec], description, fingerprint,
+                                places)
                for codec in list(codecs) + list(args.pillow)}
     for codec, report in reports.items():
         (out / f"{codec}.json").write_text(json.dumps(report, indent=1))

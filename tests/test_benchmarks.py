@@ -64,6 +64,17 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
         assert again["sasnet"]["results"][key] == reports["sasnet"]["results"][key]
         assert again["sasnet-twin"]["results"][key] == reports["sasnet"]["results"][key]
+    # A fresh clone has the results files but no cache: their rows stand in for it, and an
+    # encode whose settings no results file holds (a new variant) still runs.
+    fresh = [a if a != str(tmp_path / "cache") else str(tmp_path / "fresh") for a in args]
+    cloned = rd_curve.main(fresh + ["--variant", "wide", "mask_share=0.3"])
+    for codec in ("sasnet", "jpeg"):
+        for key in ("bpp", "psnr-rgb", "encoding_time"):
+            assert cloned[codec]["results"][key] == reports[codec]["results"][key]
+    ran = {f.parent.name for f in (tmp_path / "fresh").rglob("*.sas")}
+    wide = rd_curve.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
+    assert ran == {wide.settings_key(q, image, "auto") for q in (1, 2)
+                   for image in bench.values()} - {key for key, _ in settings}
 
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
