@@ -54,9 +54,9 @@ class Recipe(Settings):
     hidden_layers: int = 2
     # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): the
     # default holds its 60 s CPU budget with 4000 quarter-image steps; the others have no
-    # budget and fit the time of 4000 half-image steps, the small networks of 1-4 twice as
-    # many for +0.1-0.2 dB (ablation.md)
-    fit_steps: tuple[int, ...] = (8000,) * 4 + (4000, 8000, 4000, 4000)
+    # budget: 8000 steps each, on quarters from 6 up (the time 4000 half-image steps took)
+    # and on halves at 1-4 (twice their former time, for +0.1-0.2 dB; ablation.md)
+    fit_steps: tuple[int, ...] = (8000,) * 4 + (4000,) + (8000,) * 3
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
@@ -67,8 +67,8 @@ class Recipe(Settings):
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
-    # better still at 5 and 6, and in 4-image screens at 7 and 8 (ablation.md)
-    batch_fraction: tuple[float, ...] = (0.5,) * 4 + (0.25, 0.25, 0.5, 0.5)
+    # better still from 5 up (ablation.md)
+    batch_fraction: tuple[float, ...] = (0.5,) * 4 + (0.25,) * 4
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
