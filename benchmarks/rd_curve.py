@@ -367,11 +367,14 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         cached = folders[codec, point, image.name] / f"{image.name}.json"
         found = (json.loads(cached.read_text()) if cached.exists()
                  else committed.get((places[codec, point, image.name], image.name)))
-        if found:
-            measured = {field.name: found[field.name] for field in fields(Row)}
-            rows.append(Row(**{**measured, "codec": codec, "point": point}))
-        else:
+        if not found:
             todo.append((codec, point, image))
+            continue
+        measured = {field.name: found[field.name] for field in fields(Row)}
+        if not cached.exists():   # kept, in case this run's results replace the file
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(measured))
+        rows.append(Row(**{**measured, "codec": codec, "point": point}))
     # Tasks with the same settings on the same image share one encode (the first one runs).
     sharing: dict[tuple[Path, str], list[tuple[str, int, BenchImage]]] = {}
     for codec, point, image in (t for t in todo if t[0] in codecs):

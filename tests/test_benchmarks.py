@@ -72,6 +72,9 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
         for key in ("bpp", "psnr-rgb", "encoding_time"):
             assert cloned[codec]["results"][key] == reports[codec]["results"][key]
     ran = {f.parent.name for f in (tmp_path / "fresh").rglob("*.sas")}
+    cache_rows = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.json")}
+                  for name in ("cache", "fresh")]
+    assert cache_rows[0] < cache_rows[1]   # the reused rows join the new cache
     wide = rd_curve.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
     assert ran == {wide.settings_key(q, image, "auto") for q in (1, 2)
                    for image in bench.values()} - {key for key, _ in settings}
