@@ -248,7 +248,7 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
               fingerprint: str, places: dict[tuple[str, float, str], str]) -> dict:
     """CompressAI's schema: per rate point, the mean over images (complete points only); each
-    per-image row also names its settings' place in the cache, for `committed_rows`."""
+    per-image row also names its settings' place in the cache, for `adopt_results`."""
     points = sorted({r.point for r in rows if r.codec == codec})
     results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
                                    "decoding_time")}
@@ -273,15 +273,23 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
             "per_image": per_image}
 
 
-def committed_rows(folder: Path, fingerprint: str) -> dict[tuple[str, str], dict]:
-    """The per-image rows of the results files in `folder` made by this codec source, by
-    (settings place, image): results on disk are as good as the cache they came from."""
-    found = {}
+def save_row(path: Path, row: Row) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(row)))
+
+
+def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
+    """Put into the cache at `root` the rows, at one of `places`, of the results files in
+    `folder` that this codec source made and the cache lacks: results on disk are as good as
+    the cache they came from, and once cached they survive a run that rewrites the files."""
     for path in folder.glob("*.json"):
         report = json.loads(path.read_text())
-        if isinstance(report, dict) and report.get("codec_fingerprint") == fingerprint:
-            found.update({(row["settings"], row["image"]): row for row in report["per_image"]})
-    return found
+        if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
+            continue
+        for row in report["per_image"]:
+            cached = root / row["settings"] / f"{row['image']}.json"
+            if row["settings"] in places and not cached.exists():
+                save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
 
 
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
@@ -359,22 +367,16 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
               else "encodes/" + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}
     folders = {task: root / place for task, place in places.items()}
-    committed = committed_rows(out, fingerprint)
+    adopt_results(out, fingerprint, root, set(places.values()))
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
-        # either may come from another codec key with the same settings
         cached = folders[codec, point, image.name] / f"{image.name}.json"
-        found = (json.loads(cached.read_text()) if cached.exists()
-                 else committed.get((places[codec, point, image.name], image.name)))
-        if not found:
+        if cached.exists():   # may come from another codec key with the same settings
+            row = json.loads(cached.read_text())
+            rows.append(Row(**{**row, "codec": codec, "point": point}))
+        else:
             todo.append((codec, point, image))
-            continue
-        measured = {field.name: found[field.name] for field in fields(Row)}
-        if not cached.exists():   # kept, in case this run's results replace the file
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(measured))
-        rows.append(Row(**{**measured, "codec": codec, "point": point}))
     # Tasks with the same settings on the same image share one encode (the first one runs).
     sharing: dict[tuple[Path, str], list[tuple[str, int, BenchImage]]] = {}
     for codec, point, image in (t for t in todo if t[0] in codecs):
@@ -391,9 +393,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
     def store(row: Row) -> None:
-        path = folders[row.codec, row.point, row.image] / f"{row.image}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(row)))
+        save_row(folders[row.codec, row.point, row.image] / f"{row.image}.json", row)
         rows.append(row)
 
     with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
