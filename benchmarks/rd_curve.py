@@ -207,8 +207,8 @@ def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
         label, overrides = parse_variant(words)
         recipe = {**common, **overrides}
         described = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        codecs.append(NeuralCodec(f"sasnet-{label}", "sasnet", recipe,
-                                  f"{CODEC_NAMES['sasnet']}, {described}"))
+        codecs += [NeuralCodec(f"{arch}-{label}", arch, recipe, f"{CODEC_NAMES[arch]}, {described}")
+                   for arch in args.arch]
     return codecs
 
 
@@ -446,8 +446,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--pillow", nargs="*", default=["jpeg", "webp", "avif"],
                         choices=sorted(PILLOW_POINTS), help="Pillow codecs to compare")
     parser.add_argument("--variant", nargs="+", action="append", metavar="LABEL FIELD=VALUE",
-                        help="also run SASNet with these Recipe fields changed (an ablation), "
-                        "e.g. --variant slope1 rd_slope=1; repeatable")
+                        help="also run each --arch with these Recipe fields changed (an ablation, "
+                        "or a preset change measured on every network), e.g. --variant slope1 "
+                        "rd_slope=1; repeatable")
     parser.add_argument("--cache", help=f"per-image results cache (default {CACHE})")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")

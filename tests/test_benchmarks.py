@@ -94,6 +94,17 @@ def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
         raise AssertionError(f"{bad} was accepted")
 
 
+def test_a_variant_runs_on_every_network_asked_for():
+    """A preset change is measured on SASNet and SIREN alike, each with its own label."""
+    import argparse
+    args = argparse.Namespace(arch=["sasnet", "siren"], steps=None,
+                              variant=[["finer", "batch_fraction=0.25"]])
+    codecs = {codec.key: codec for codec in rd_curve.neural_codecs(args)}
+    assert set(codecs) == {"sasnet", "siren", "sasnet-finer", "siren-finer"}
+    assert codecs["siren-finer"].arch == "siren"
+    assert codecs["siren-finer"].recipe == {"batch_fraction": (0.25,) * 8}
+
+
 def test_speed_benchmark_file_is_a_default_network_that_decodes_at_its_size():
     from benchmarks import speed
     import sasnet_codec as sc
