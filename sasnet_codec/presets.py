@@ -60,10 +60,11 @@ class Recipe(Settings):
     finetune_steps: int = 150
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
-    # the fit's learning rates, here so that a --variant can screen them; 0.5-2x either
-    # way was within noise (docs/notes.md)
+    # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
+    # grid and mask decoder's 6x pays at the default (+0.14 dB at equal rate, 18 of 24
+    # images) but not at qualities 1 and 3 (-0.01 and -0.12 dB; ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
-    mask_lr: float = FitConfig.mask_lr
+    mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) + (FitConfig.mask_lr,) * 3
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
@@ -83,7 +84,7 @@ class Recipe(Settings):
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                 "grid_share and mask_share must be in (0, 1)")
         positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor,
-                    self.backbone_lr, self.mask_lr)
+                    self.backbone_lr, min(self.mask_lr))
         require(all(math.isfinite(v) and v > 0 for v in positive),
                 "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
                 "must be positive")
@@ -222,7 +223,7 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],
-                                   backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr,
+                                   backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr[level],
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],

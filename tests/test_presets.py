@@ -45,13 +45,15 @@ def test_architectures_match_the_same_budget_within_5_percent():
 
 def test_recipe_fields_reach_the_encoder_settings():
     recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9,
-                    rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3, mask_lr=3e-2)
+                    rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3,
+                    mask_lr=(1e-2, 3e-2) + (1e-2,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert (config.fit.backbone_lr, config.fit.mask_lr) == (1e-3, 3e-2)
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert config.fit.rate_weight == 0.3
-    assert encoder_config(192, 128, 3, 1, recipe=recipe).fit.rate_weight == 0.0
+    level_one = encoder_config(192, 128, 3, 1, recipe=recipe).fit
+    assert (level_one.rate_weight, level_one.mask_lr) == (0.0, 1e-2)
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
     default = encoder_config(192, 128, 3, 8).model
@@ -121,8 +123,9 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
         Recipe(rate_weight=(-0.1,) * 8)
     with pytest.raises(CodecError, match="must be positive"):
         Recipe(parameters_per_pixel=(0.0,) * 8)
-    with pytest.raises(CodecError, match="learning rates must be positive"):
-        Recipe(backbone_lr=0.0)
+    for learning_rates in ({"backbone_lr": 0.0}, {"mask_lr": (1e-2,) * 7 + (0.0,)}):
+        with pytest.raises(CodecError, match="learning rates must be positive"):
+            Recipe(**learning_rates)
     for features in (0, 9):
         with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):
             Recipe(grid_features=(features,) * 8)
