@@ -216,14 +216,16 @@ def budget_config(width: int, height: int, channels: int, budget: int, arch: str
 def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device: str,
                  recipe: Recipe) -> EncoderConfig:
     """The level's fit and quantizer settings around `model`. A whole-image share keeps
-    FitConfig's batch cap, so such settings (and the RD cache keys made from them) stay put."""
+    FitConfig's batch cap, and a network without masks FitConfig's mask learning rate (it has
+    nothing to apply it to), so settings that fit alike stay equal (as do RD cache keys)."""
     batch = FitConfig.max_batch_pixels
+    mask_lr = recipe.mask_lr[level] if model.has_masks else FitConfig.mask_lr
     if recipe.batch_fraction[level] < 1:
         batch = max(1, min(batch, math.ceil(recipe.batch_fraction[level] * pixels)))
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],
-                                   backbone_lr=recipe.backbone_lr, mask_lr=recipe.mask_lr[level],
+                                   backbone_lr=recipe.backbone_lr, mask_lr=mask_lr,
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],

@@ -54,6 +54,8 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert config.fit.rate_weight == 0.3
     level_one = encoder_config(192, 128, 3, 1, recipe=recipe).fit
     assert (level_one.rate_weight, level_one.mask_lr) == (0.0, 1e-2)
+    siren = encoder_config(192, 128, 3, 2, arch="siren", recipe=recipe).fit
+    assert siren.mask_lr == FitConfig.mask_lr != 3e-2   # nothing to apply it to
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
     default = encoder_config(192, 128, 3, 8).model
