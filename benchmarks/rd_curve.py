@@ -392,14 +392,15 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
             for key, q in sorted({t[:2] for t in neural_todo}))
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
-    def store(row: Row) -> None:
+    def store(row: Row, group: list[tuple[str, int, BenchImage]]) -> None:
+        """One cached file per encode; a row for every task that shares it."""
         save_row(folders[row.codec, row.point, row.image] / f"{row.image}.json", row)
-        rows.append(row)
+        rows.extend(replace(row, codec=codec, point=point) for codec, point, _ in group)
+        bar.update(len(group))
 
     with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
-        for codec, point, image in [t for t in todo if t[0] in PILLOW_POINTS]:
-            store(run_pillow(codec, point, image))
-            bar.update()
+        for task in [t for t in todo if t[0] in PILLOW_POINTS]:
+            store(run_pillow(*task), [task])
         if neural_todo:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
@@ -410,10 +411,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
                                         quality, image, str(folders[key, quality, image.name]),
                                         args.device)] = group
                 for done in futures.as_completed(pending):
-                    row = done.result()
-                    for codec, point, _ in pending[done]:
-                        store(replace(row, codec=codec, point=point))
-                        bar.update()
+                    store(done.result(), pending[done])
     hw = hardware(args.device)
     description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))
