@@ -215,7 +215,8 @@ def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
 def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualities: list[int],
                      device: str, jobs: int, threads: int) -> float:
     """Wall-clock guess for the neural tasks: time a few fitting steps of each network size on
-    the first image and scale by steps (fit + fine-tune + search, about 1.25x the fit)."""
+    the first image, each on as many pixels as the fit's batches hold, and scale by steps (fit
+    + fine-tune + search, about 1.25x the fit)."""
     import torch
 
     import sasnet_codec as sc
@@ -234,11 +235,13 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
                                            device=device, recipe=recipe)
                 model = SASNet(config.model, device=sc.device.resolve_device(device))
                 targets = Targets.from_image(first, next(model.parameters()).device)
-                model(targets.coords).square().mean().backward()
-                start = time.perf_counter()
-                for _ in range(3):
-                    model(targets.coords).square().mean().backward()
-                per_step = (time.perf_counter() - start) / 3
+                coords = targets.coords[:config.fit.max_batch_pixels]
+                timings = []
+                for _ in range(6):  # the first warms up; the fastest of the rest did not wait
+                    start = time.perf_counter()
+                    model(coords).square().mean().backward()
+                    timings.append(time.perf_counter() - start)
+                per_step = min(timings[1:])
                 total += 1.25 * per_step * (config.fit.steps + config.quant.finetune_steps)
     finally:
         torch.set_num_threads(previous)
