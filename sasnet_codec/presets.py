@@ -37,10 +37,10 @@ class Recipe(Settings):
 
     parameters_per_pixel: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.23, 0.33, 0.48, 0.7)
     rd_slope: tuple[float, ...] = (1.0,) * 8   # the quantizer's trade, see QuantConfig
-    # largest share of the budget for hash grid + mask decoder: the low presets gain from a
-    # larger grid, from quality 5 it only moves the point along the curve; at quality 3 0.3
-    # beats 0.4 (+0.06 dB at equal rate, 18 of 24 images), applied to its neighbours 2 and 4
-    # (unmeasured); quality 1: ablation.md (docs/notes.md)
+    # largest share of the budget for hash grid + mask decoder, as measured at equal rate
+    # (ablation.md, docs/notes.md): quality 1 keeps 0.4 (0.3: +0.02 dB, 8 of 24 images better),
+    # 3 takes 0.3 (+0.06 dB against 0.4, 18 of 24; 0.2 lost), 5 0.25 (0.2 lost 0.12 dB); the
+    # unmeasured 2, 4 and 6-8 follow their neighbours
     grid_share: tuple[float, ...] = (0.4,) + (0.3,) * 3 + (0.25,) * 4
     mask_share: float = 0.10         # largest share for the mask decoder alone
     embedding_ratio: float = 4 / 3   # embedding rows per hidden neuron, as near as the budget allows
