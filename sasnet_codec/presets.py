@@ -63,10 +63,10 @@ class Recipe(Settings):
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
-    # grid and mask decoder's 6x pays at qualities 5-7 (+0.14-0.17 dB at equal rate, 18 of
-    # 24 images each) but not at 1 and 3 (-0.01 and -0.12 dB); 8 unmeasured (ablation.md)
+    # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
+    # 24 images) but not at 1 and 3 (-0.01 and -0.12 dB; 3x at 3: -0.01 dB) (ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
-    mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) * 3 + (FitConfig.mask_lr,)
+    mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) * 4
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
