@@ -21,6 +21,7 @@ rd.png.
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures as futures
 import hashlib
 import io
@@ -212,11 +213,11 @@ def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
     return codecs
 
 
-def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualities: list[int],
-                     device: str, jobs: int, threads: int) -> float:
-    """Wall-clock guess for the neural tasks: time a few fitting steps of each network size on
-    the first image, each on as many pixels as the fit's batches hold, and scale by steps (fit
-    + fine-tune + search, about 1.25x the fit)."""
+def estimate_seconds(image: BenchImage, codec: NeuralCodec, quality: int, device: str,
+                     threads: int) -> float:
+    """Wall-clock guess for one encode: time a few fitting steps of its network on `image`, on
+    as many pixels as the fit's batches hold, and scale by steps (fit + fine-tune + search,
+    about 1.25x the fit)."""
     import torch
 
     import sasnet_codec as sc
@@ -226,26 +227,20 @@ def estimate_seconds(images: list[BenchImage], codecs: list[NeuralCodec], qualit
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        first = sc.image_from_array(images[0].pixels)
-        total = 0.0
-        for codec in codecs:
-            recipe = sc.DEFAULT_RECIPE.replace(**codec.recipe)
-            for quality in qualities:
-                config = sc.encoder_config(first.width, first.height, 3, quality, codec.arch,
-                                           device=device, recipe=recipe)
-                model = SASNet(config.model, device=sc.device.resolve_device(device))
-                targets = Targets.from_image(first, next(model.parameters()).device)
-                coords = targets.coords[:config.fit.max_batch_pixels]
-                timings = []
-                for _ in range(6):  # the first warms up; the fastest of the rest did not wait
-                    start = time.perf_counter()
-                    model(coords).square().mean().backward()
-                    timings.append(time.perf_counter() - start)
-                per_step = min(timings[1:])
-                total += 1.25 * per_step * (config.fit.steps + config.quant.finetune_steps)
+        pixels = sc.image_from_array(image.pixels)
+        config = sc.encoder_config(pixels.width, pixels.height, 3, quality, codec.arch,
+                                   device=device, recipe=sc.DEFAULT_RECIPE.replace(**codec.recipe))
+        model = SASNet(config.model, device=sc.device.resolve_device(device))
+        targets = Targets.from_image(pixels, next(model.parameters()).device)
+        coords = targets.coords[:config.fit.max_batch_pixels]
+        timings = []
+        for _ in range(6):  # the first warms up; the fastest of the rest did not wait
+            start = time.perf_counter()
+            model(coords).square().mean().backward()
+            timings.append(time.perf_counter() - start)
     finally:
         torch.set_num_threads(previous)
-    return total * len(images) / jobs
+    return 1.25 * min(timings[1:]) * (config.fit.steps + config.quant.finetune_steps)
 
 
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
@@ -389,10 +384,9 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
     if neural_todo:
-        seconds = sum(
-            estimate_seconds(images, [codecs[key]], [q], args.device, jobs, threads)
-            * sum(t[:2] == (key, q) for t in neural_todo) / len(images)
-            for key, q in sorted({t[:2] for t in neural_todo}))
+        counts = collections.Counter((key, q) for key, q, _ in neural_todo)
+        seconds = sum(count * estimate_seconds(images[0], codecs[key], q, args.device, threads)
+                      for (key, q), count in counts.items()) / jobs
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
     def store(row: Row, group: list[tuple[str, int, BenchImage]]) -> None:
