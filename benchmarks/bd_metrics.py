@@ -48,3 +48,23 @@ def bd_psnr(anchor_bpp: Points, anchor_psnr: Points, test_bpp: Points,
             test_psnr: Points) -> float:
     """Average PSNR gain of `test` over `anchor` at equal rate, in dB."""
     return _mean_gap(np.log(anchor_bpp), anchor_psnr, np.log(test_bpp), test_psnr)
+
+
+def bd_rate_interval(anchor_bpp: np.ndarray, anchor_psnr: np.ndarray, test_bpp: np.ndarray,
+                     test_psnr: np.ndarray, level: float = 0.95, resamples: int = 1000,
+                     seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of `bd_rate` over the test images. Each array is images x
+    rate points, row i of all four the same image; a resample draws images with replacement
+    and compares the two mean curves. It says how much a BD-rate owes to the particular images
+    (and to each image's fitting noise), which a single figure on 24 images hides."""
+    arrays = [np.asarray(a, float) for a in (anchor_bpp, anchor_psnr, test_bpp, test_psnr)]
+    images = arrays[0].shape[0]
+    if any(a.ndim != 2 or a.shape[0] != images for a in arrays):
+        raise ValueError("every array needs one row per image, the same images in each")
+    draws = np.random.default_rng(seed).integers(0, images, size=(resamples, images))
+    rates = np.array([bd_rate(*(a[pick].mean(axis=0) for a in arrays)) for pick in draws])
+    rates = rates[~np.isnan(rates)]  # resamples whose curves do not overlap
+    if not rates.size:
+        return math.nan, math.nan
+    low, high = np.percentile(rates, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)

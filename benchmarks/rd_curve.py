@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from sasnet_codec.metrics import psnr
 from sasnet_codec.presets import QUALITY_LEVELS
 
-from .bd_metrics import bd_psnr, bd_rate
+from .bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from .datasets import BenchImage, dataset_label, default_folder, load_images
 from .reports import RESULTS, hardware
 
@@ -296,16 +296,18 @@ def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: 
              "Bjoentegaard deltas of **sasnet** against each codec, over the overlapping range "
              "(PCHIP interpolation of log-rate vs PSNR, integrated exactly; negative BD-rate = "
              "sasnet needs fewer bits for the same PSNR):", "",
-             "| against | BD-rate | BD-PSNR | points (sasnet / other) |", "|---|---|---|---|"]
-    anchor = reports.get("sasnet")
+             "| against | BD-rate | 95% interval (images resampled) | BD-PSNR | points (sasnet / "
+             "other) |", "|---|---|---|---|---|"]
+    sasnet = reports.get("sasnet")
     for codec, report in reports.items():
-        if codec == "sasnet" or anchor is None:
+        if codec == "sasnet" or sasnet is None:
             continue
-        ours, theirs = anchor["results"], report["results"]
+        ours, theirs = sasnet["results"], report["results"]
         rate = bd_rate(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
         gain = bd_psnr(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
-        lines.append(f"| {report['name']} | {rate:+.1f}% | {gain:+.2f} dB | "
-                     f"{len(ours['bpp'])} / {len(theirs['bpp'])} |")
+        low, high = bd_rate_interval(*per_image_curves(report, sasnet))
+        lines.append(f"| {report['name']} | {rate:+.1f}% | {low:+.1f}% to {high:+.1f}% | "
+                     f"{gain:+.2f} dB | {len(ours['bpp'])} / {len(theirs['bpp'])} |")
     lines += ["", "Mean over images at each rate point:", "",
               "| codec | setting | bpp | PSNR-RGB (dB) | MS-SSIM | encode (s) | decode (s) |",
               "|---|---|---|---|---|---|---|"]
@@ -316,6 +318,25 @@ def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: 
                          f"{r['ms-ssim-rgb'][i]:.4f} | {r['encoding_time'][i]:.2f} | "
                          f"{r['decoding_time'][i]:.3f} |")
     return "\n".join(lines) + "\n"
+
+
+def per_image_curves(anchor: dict, test: dict) -> tuple[np.ndarray, ...]:
+    """Both reports' per-image rates and PSNRs as images x rate points (the images both
+    completed, in one order): anchor bpp, anchor PSNR, test bpp, test PSNR."""
+    def table(report: dict) -> dict[str, dict[float, tuple[float, float]]]:
+        rows: dict[str, dict[float, tuple[float, float]]] = {}
+        for row in report["per_image"]:
+            rows.setdefault(row["image"], {})[row["point"]] = (row["bpp"], row["psnr"])
+        return rows
+
+    tables = table(anchor), table(test)
+    images = sorted(set(tables[0]) & set(tables[1]))
+    curves = []
+    for rows, report in zip(tables, (anchor, test)):
+        points = report["rate_points"]
+        curves += [np.array([[rows[image][p][k] for p in points] for image in images])
+                   for k in (0, 1)]
+    return tuple(curves)
 
 
 def plot(reports: dict[str, dict], dataset: str, path: Path, with_anchors: bool) -> None:

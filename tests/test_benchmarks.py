@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import rd_curve
-from benchmarks.bd_metrics import bd_psnr, bd_rate
+from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
 from tests.helpers import synthetic_image
@@ -19,6 +19,24 @@ def test_bd_metrics_on_known_shifts():
     assert abs(bd_rate(bpp, psnr, 0.8 * bpp, psnr) + 20.0) < 1e-6
     assert abs(bd_psnr(bpp, psnr, bpp, psnr + 1.5) - 1.5) < 1e-9
     assert np.isnan(bd_rate(bpp, psnr, bpp * 100, psnr + 50))   # no overlap
+
+
+def test_bd_rate_interval_reflects_the_spread_over_images():
+    bpp = np.array([0.25, 0.5, 1.0, 2.0])
+    psnr = np.array([28.0, 31.0, 34.0, 37.0])
+    anchor_bpp = np.tile(bpp, (6, 1))
+    anchor_psnr = psnr + np.arange(6)[:, None]      # images of different difficulty
+    # the same saving on every image: every resample agrees
+    low, high = bd_rate_interval(anchor_bpp, anchor_psnr, 0.8 * anchor_bpp, anchor_psnr)
+    assert abs(low + 20) < 1e-6 and abs(high + 20) < 1e-6
+    # half the images save 10%, half 30%: the interval spans the full-set figure, inside both
+    saving = np.where(np.arange(6) % 2, 0.9, 0.7)[:, None]
+    low, high = bd_rate_interval(anchor_bpp, anchor_psnr, saving * anchor_bpp, anchor_psnr)
+    full = bd_rate(anchor_bpp.mean(0), anchor_psnr.mean(0), (saving * anchor_bpp).mean(0),
+                   anchor_psnr.mean(0))
+    assert -30 < low < full < high < -10
+    with pytest.raises(ValueError):
+        bd_rate_interval(bpp, psnr, bpp, psnr)
 
 
 def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
@@ -52,6 +70,12 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
         assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
     assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
+    # The bootstrap's per-image curves average back to the published means.
+    jpeg_bpp, jpeg_psnr, ours_bpp, ours_psnr = rd_curve.per_image_curves(reports["jpeg"],
+                                                                         reports["sasnet"])
+    assert jpeg_bpp.shape == (2, len(rd_curve.PILLOW_POINTS["jpeg"])) and ours_psnr.shape == (2, 2)
+    assert np.allclose(ours_bpp.mean(0), report["results"]["bpp"])
+    assert np.allclose(jpeg_psnr.mean(0), reports["jpeg"]["results"]["psnr-rgb"])
     # The variant is its own codec: own results file and a row in the summary.
     variant = json.loads((tmp_path / "out" / "sasnet-shallow.json").read_text())
     assert "hidden_layers=1" in variant["name"] and len(variant["per_image"]) == 4
