@@ -13,7 +13,9 @@ are cached, keyed by the codec's source and each encode's resolved settings, so 
 run continues, a changed codec is re-measured, and a preset change re-runs only the encodes
 whose network or schedule it changes. The per-image rows of results files already in the output
 folder count as cached when the same codec source made them, so a fresh clone re-plots the
-committed results and runs only what is new. Writes benchmarks/results/<dataset>/: one
+committed results and runs only what is new. After a change to the codec's source that should
+not change its output, `--carry-from OLD_FINGERPRINT` re-encodes one image per network and,
+when the bytes match, carries the older source's encodes over instead of re-running them. Writes benchmarks/results/<dataset>/: one
 CompressAI-schema JSON per codec (each row naming the settings that made it), summary.md and
 rd.png.
 """
@@ -29,7 +31,9 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
 import statistics
+import tempfile
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -156,15 +160,18 @@ class NeuralCodec:
     recipe: dict          # Recipe fields that differ from the default
     name: str
 
-    def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
-        """Hash of the full encoder settings this codec uses on `image`: a variant that builds
-        the same network and schedule as the codec shares its cached encode."""
+    def config(self, quality: int, image: BenchImage, device: str):
+        """The full encoder settings this codec uses on `image`."""
         import sasnet_codec as sc
 
         height, width, channels = image.pixels.shape
-        config = sc.encoder_config(width, height, channels, quality, self.arch, device=device,
-                                   recipe=sc.DEFAULT_RECIPE.replace(**self.recipe))
-        text = json.dumps(asdict(config), sort_keys=True)
+        return sc.encoder_config(width, height, channels, quality, self.arch, device=device,
+                                 recipe=sc.DEFAULT_RECIPE.replace(**self.recipe))
+
+    def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
+        """Hash of the full encoder settings: a variant that builds the same network and
+        schedule as the codec shares its cached encode."""
+        text = json.dumps(asdict(self.config(quality, image, device)), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -290,6 +297,48 @@ def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) 
                 save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
 
 
+def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, BenchImage]],
+                  folders: dict, codecs: dict[str, NeuralCodec], device: str,
+                  threads: int) -> int:
+    """Copy into the cache at `root` the encodes of `missing` that the cache of another codec
+    source (`old_root`) holds, once the cheapest of them per architecture, encoded again now,
+    gave the same bytes: a change that alters no output should not cost every encode again,
+    and one that does alters the check's bytes and is refused. Returns the encodes carried."""
+    import torch
+
+    held = {}
+    for codec, quality, image in missing:
+        folder = folders[codec, quality, image.name]
+        old = old_root / folder.relative_to(root)
+        if (old / f"{image.name}.json").exists() and (old / f"{image.name}.sas").exists():
+            held[folder, image.name] = (codec, quality, image, old)
+    checks: dict[str, tuple] = {}
+    for codec, quality, image, old in held.values():
+        fit = codecs[codec].config(quality, image, device).fit
+        cost = fit.steps * fit.max_batch_pixels
+        if codecs[codec].arch not in checks or cost < checks[codecs[codec].arch][0]:
+            checks[codecs[codec].arch] = (cost, codec, quality, image, old)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)   # as a worker would encode it
+    try:
+        for _, codec, quality, image, old in checks.values():
+            with tempfile.TemporaryDirectory() as work:
+                run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
+                           work, device)
+                same = (Path(work) / f"{image.name}.sas").read_bytes() == (
+                    old / f"{image.name}.sas").read_bytes()
+            if not same:
+                raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
+                                 f"on {image.name} encodes to other bytes now; nothing carried")
+    finally:
+        torch.set_num_threads(previous)
+    for (folder, name), (*_, old) in held.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in old.glob(f"{name}.*"):
+            shutil.copy2(path, folder / path.name)
+    return len(held)
+
+
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
     lines = [f"# Rate-distortion on {dataset}", "",
              f"Hardware: {hw}. Settings: {json.dumps(settings)}.", "",
@@ -387,6 +436,12 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
               for codec, point, image in tasks}
     folders = {task: root / place for task, place in places.items()}
     adopt_results(out, fingerprint, root, set(places.values()))
+    if args.carry_from:
+        missing = [(codec, point, image) for codec, point, image in tasks if codec in codecs
+                   and not (folders[codec, point, image.name] / f"{image.name}.json").exists()]
+        carried = carry_encodes(cache / dataset / args.carry_from, root, missing, folders, codecs,
+                                args.device, threads)
+        print(f"carried {carried} encodes from {args.carry_from} after a byte-identical check")
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
@@ -466,6 +521,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
                         "or a preset change measured on every network), e.g. --variant slope1 "
                         "rd_slope=1; repeatable")
     parser.add_argument("--cache", help=f"per-image results cache (default {CACHE})")
+    parser.add_argument("--carry-from", metavar="FINGERPRINT",
+                        help="take the encodes the cache holds for this older codec source, "
+                        "after re-encoding one per network gives the same bytes")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")

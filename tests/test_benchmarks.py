@@ -104,6 +104,43 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
                    for image in bench.values()} - {key for key, _ in settings}
 
 
+def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_check(
+        tmp_path, monkeypatch):
+    images = tmp_path / "images"
+    images.mkdir()
+    for seed in (0, 1):
+        Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
+    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+            "--arch", "sasnet", "siren", "--pillow", "--output", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
+    before = rd_curve.main(args)
+    old = rd_curve.codec_fingerprint()
+    old_files = sorted(p.relative_to(tmp_path / "cache" / "tiny" / old)
+                       for p in (tmp_path / "cache" / "tiny" / old).rglob("*.sas"))
+    (tmp_path / "out" / "sasnet.json").unlink()   # results files are adopted by source too
+    (tmp_path / "out" / "siren.json").unlink()
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed")
+    encodes = []
+    real = rd_curve.run_neural
+    monkeypatch.setattr(rd_curve, "run_neural", lambda *a: encodes.append(a) or real(*a))
+    after = rd_curve.main(args + ["--carry-from", old])
+    assert len(encodes) == 2          # the check (one per network); the rest is carried
+    new_root = tmp_path / "cache" / "tiny" / "changed"
+    assert sorted(p.relative_to(new_root) for p in new_root.rglob("*.sas")) == old_files
+    for codec in ("sasnet", "siren"):
+        assert after[codec]["results"]["bpp"] == before[codec]["results"]["bpp"]
+    # An older encode that differs from what the code makes now is refused, nothing carried.
+    sas = next((tmp_path / "cache" / "tiny" / old).rglob("*.sas"))
+    sas.write_bytes(sas.read_bytes()[:-1] + bytes([sas.read_bytes()[-1] ^ 1]))
+    for path in (tmp_path / "cache" / "tiny" / old).rglob("*.sas"):
+        if path != sas:
+            path.unlink()       # only the tampered encode is left to check and carry
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed-again")
+    with pytest.raises(SystemExit, match="other bytes"):
+        rd_curve.main(args + ["--carry-from", old])
+    assert not list((tmp_path / "cache" / "tiny" / "changed-again").rglob("*.sas"))
+
+
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
     label, recipe = rd_curve.parse_variant(["coarse", "rd_slope=2", "fit_steps=300"])
     assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": (300,) * 8}
