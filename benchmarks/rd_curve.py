@@ -15,9 +15,10 @@ whose network or schedule it changes. The per-image rows of results files alread
 folder count as cached when the same codec source made them, so a fresh clone re-plots the
 committed results and runs only what is new. After a change to the codec's source that should
 not change its output, `--carry-from OLD_FINGERPRINT` re-encodes one image per network and,
-when the bytes match, carries the older source's encodes over instead of re-running them. Writes benchmarks/results/<dataset>/: one
-CompressAI-schema JSON per codec (each row naming the settings that made it), summary.md and
-rd.png.
+when the bytes match, carries the older source's encodes over instead of re-running them.
+Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
+the settings that made it), summary.md (BD-rates with a bootstrap interval over the images)
+and rd.png.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from sasnet_codec.config import EncoderConfig
 from sasnet_codec.metrics import psnr
 from sasnet_codec.presets import QUALITY_LEVELS
 
@@ -160,7 +162,7 @@ class NeuralCodec:
     recipe: dict          # Recipe fields that differ from the default
     name: str
 
-    def config(self, quality: int, image: BenchImage, device: str):
+    def config(self, quality: int, image: BenchImage, device: str) -> EncoderConfig:
         """The full encoder settings this codec uses on `image`."""
         import sasnet_codec as sc
 
