@@ -63,7 +63,7 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert wide.embedding_width / wide.hidden_width > default.embedding_width / default.hidden_width
     shaped = encoder_config(192, 128, 3, 8, recipe=Recipe(
         band_divisor=(16.0,) * 8, finest_cell_pixels=3, grid_features=(4,) * 8,
-        low_freq_percent=70)).model
+        low_freq_percent=(70,) * 8)).model
     assert shaped.band_limit == pytest.approx(default.band_limit / 2, abs=1)
     assert shaped.grid_levels > default.grid_levels and shaped.grid_features == 4
     assert shaped.low_freq_percent == 70 != default.low_freq_percent
