@@ -100,8 +100,9 @@ class Recipe(Settings):
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
-        require(all(isinstance(n, int) and n <= 100 for n in self.low_freq_percent),
-                "low_freq_percent must be whole numbers from 0 to 100")
+        low, high = MODEL_LIMITS["low_freq_percent"]
+        require(all(isinstance(n, int) and low <= n <= high for n in self.low_freq_percent),
+                f"low_freq_percent must be whole numbers from {low} to {high}")
         require(self.hidden_layers >= 1 and self.finetune_steps >= 0,
                 "hidden_layers must be at least 1, finetune_steps at least 0")
 

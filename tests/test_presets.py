@@ -131,6 +131,9 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     for features in (0, 9):
         with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):
             Recipe(grid_features=(features,) * 8)
+    for bad in ((101,) * 8, (50.5,) * 8):
+        with pytest.raises(CodecError, match="low_freq_percent must be whole numbers from 0"):
+            Recipe(low_freq_percent=bad)
     for bad in ((0.0,) * 8, (1.5,) * 8):
         with pytest.raises(CodecError, match=r"batch_fraction must be in \(0, 1\]"):
             Recipe(batch_fraction=bad)
