@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures as futures
+import contextlib
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -227,29 +229,36 @@ def estimate_seconds(image: BenchImage, codec: NeuralCodec, quality: int, device
     """Wall-clock guess for one encode: time a few fitting steps of its network on `image`, on
     as many pixels as the fit's batches hold, and scale by steps (fit + fine-tune + search,
     about 1.25x the fit)."""
-    import torch
-
     import sasnet_codec as sc
     from sasnet_codec.fit import Targets
     from sasnet_codec.model import SASNet
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        pixels = sc.image_from_array(image.pixels)
-        config = sc.encoder_config(pixels.width, pixels.height, 3, quality, codec.arch,
-                                   device=device, recipe=sc.DEFAULT_RECIPE.replace(**codec.recipe))
+    config = codec.config(quality, image, device)
+    with torch_threads(threads):
         model = SASNet(config.model, device=sc.device.resolve_device(device))
-        targets = Targets.from_image(pixels, next(model.parameters()).device)
+        targets = Targets.from_image(sc.image_from_array(image.pixels),
+                                     next(model.parameters()).device)
         coords = targets.coords[:config.fit.max_batch_pixels]
         timings = []
         for _ in range(6):  # the first warms up; the fastest of the rest did not wait
             start = time.perf_counter()
             model(coords).square().mean().backward()
             timings.append(time.perf_counter() - start)
+    return 1.25 * min(timings[1:]) * (config.fit.steps + config.quant.finetune_steps)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Torch's thread count set as an encode worker sets it (`_worker_init`), then restored:
+    timings and check encodes in this process match the workers'."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
     finally:
         torch.set_num_threads(previous)
-    return 1.25 * min(timings[1:]) * (config.fit.steps + config.quant.finetune_steps)
 
 
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
@@ -306,24 +315,22 @@ def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, Benc
     source (`old_root`) holds, once the cheapest of them per architecture, encoded again now,
     gave the same bytes: a change that alters no output should not cost every encode again,
     and one that does alters the check's bytes and is refused. Returns the encodes carried."""
-    import torch
-
     held = {}
     for codec, quality, image in missing:
         folder = folders[codec, quality, image.name]
         old = old_root / folder.relative_to(root)
         if (old / f"{image.name}.json").exists() and (old / f"{image.name}.sas").exists():
             held[folder, image.name] = (codec, quality, image, old)
+
+    def pixel_steps(entry: tuple) -> int:
+        fit = codecs[entry[0]].config(entry[1], entry[2], device).fit
+        return fit.steps * fit.max_batch_pixels
+
     checks: dict[str, tuple] = {}
-    for codec, quality, image, old in held.values():
-        fit = codecs[codec].config(quality, image, device).fit
-        cost = fit.steps * fit.max_batch_pixels
-        if codecs[codec].arch not in checks or cost < checks[codecs[codec].arch][0]:
-            checks[codecs[codec].arch] = (cost, codec, quality, image, old)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)   # as a worker would encode it
-    try:
-        for _, codec, quality, image, old in checks.values():
+    for entry in sorted(held.values(), key=pixel_steps):
+        checks.setdefault(codecs[entry[0]].arch, entry)
+    with torch_threads(threads):
+        for codec, quality, image, old in checks.values():
             with tempfile.TemporaryDirectory() as work:
                 run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
                            work, device)
@@ -332,8 +339,6 @@ def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, Benc
             if not same:
                 raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
                                  f"on {image.name} encodes to other bytes now; nothing carried")
-    finally:
-        torch.set_num_threads(previous)
     for (folder, name), (*_, old) in held.items():
         folder.mkdir(parents=True, exist_ok=True)
         for path in old.glob(f"{name}.*"):
