@@ -126,9 +126,7 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
         raise CodecError("the parameter budget is too small for any network (need >= 100)")
     longest = max(width, height)
     level = _level_for_density(recipe, budget / (width * height))
-    base = ModelConfig(arch=arch, channels=channels, seed=seed,
-                       hidden_layers=recipe.hidden_layers,
-                       low_freq_percent=recipe.low_freq_percent[level])
+    base = ModelConfig(arch=arch, channels=channels, seed=seed, hidden_layers=recipe.hidden_layers)
     band_limit = min(MODEL_LIMITS["band_limit"][1],
                      max(6, round(longest * base.period / 2 / recipe.band_divisor[level])))
     finest_cells = max(4.0, longest / recipe.finest_cell_pixels)
@@ -136,6 +134,8 @@ def shape_for_budget(budget: int, width: int, height: int, channels: int,
                                       / math.log(base.grid_per_level_scale))))
     low_box = max(2, int(band_limit // recipe.low_box_divisor))
     base = base.replace(band_limit=band_limit, low_freq_range=low_box, grid_levels=levels)
+    if base.has_embedding:   # SIREN learns its first layer: a box share would only re-key it
+        base = base.replace(low_freq_percent=recipe.low_freq_percent[level])
     if base.has_masks:
         base = base.replace(grid_features=recipe.grid_features[level])
         base = _mask_shape_for_budget(base, budget, recipe.mask_share)

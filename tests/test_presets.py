@@ -70,8 +70,10 @@ def test_recipe_fields_reach_the_encoder_settings():
     mixed = Recipe(grid_features=(1,) * 5 + (3,) * 3)
     assert [encoder_config(192, 128, 3, q, recipe=mixed).model.grid_features
             for q in (2, 8)] == [1, 3]
-    siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(grid_features=(4,) * 8))
+    siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(
+        grid_features=(4,) * 8, low_freq_percent=(70,) * 8))
     assert siren.model.grid_features == ModelConfig().grid_features   # no grid, nothing to set
+    assert siren.model.low_freq_percent == ModelConfig().low_freq_percent   # no frozen embedding
     wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
     assert wide_box.low_freq_range > default.low_freq_range
 
