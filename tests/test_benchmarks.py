@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks import rd_curve
+from benchmarks import entropy_headroom, rd_curve
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
+from sasnet_codec.info import describe
 from tests.helpers import synthetic_image
 
 
@@ -192,3 +193,29 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
     assert result[3]["equal_rate_gain_db"] == pytest.approx(0.25)   # b's 24 dB is on its line
     assert result[3]["rate_change_percent"] == pytest.approx(50.0)
     assert equal_rate.psnr_at_rate({1: (0.5, 30.0), 3: (1.0, 32.0)}, 0.25) == pytest.approx(28.0)
+
+
+def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    iid = np.round(rng.laplace(0, 6, 4000)).astype(np.int32)
+    mixed = np.concatenate([iid[:2000] // 6, iid[2000:] * 4])
+    # Splitting one Laplace's symbols only adds side information; two scales pay for it.
+    assert entropy_headroom.split_bits(np.split(iid, 2)) > entropy_headroom.best_bits(iid)
+    assert entropy_headroom.split_bits(np.split(mixed, 2)) < entropy_headroom.best_bits(mixed) - 500
+
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(synthetic_image(40, 32, seed=0)).save(images / "im0.png")
+    rd_curve.main(["--images", str(images), "--qualities", "3", "--steps", "10", "--jobs", "1",
+                   "--arch", "sasnet", "--pillow", "--output", str(tmp_path / "out"),
+                   "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"])
+    capsys.readouterr()
+    entropy_headroom.main([str(tmp_path / "out" / "sasnet.json"), "--cache",
+                           str(tmp_path / "cache"), "--dataset", "tiny"])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("rate point 3: 1 files") for line in lines)
+    shares = [float(line.split()[1].rstrip("%")) for line in lines
+              if line.startswith("  ") and line.split()[1].endswith("%")]
+    coded = next((tmp_path / "cache").rglob("*.sas")).read_bytes()
+    payload_share = 100 * describe(coded)["payload_bytes"] / len(coded)
+    assert sum(shares) == pytest.approx(payload_share, abs=1.0)   # every section, none twice
