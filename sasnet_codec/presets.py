@@ -48,8 +48,8 @@ class Recipe(Settings):
     # fewer high frequencies to choose from (docs/notes.md)
     band_divisor: tuple[float, ...] = (24.0,) * 3 + (16.0,) + (8.0,) * 4
     # share of the embedding rows in the low-frequency box: 65 at the default (+0.07 dB at
-    # equal rate, 19 of 24 images better; 35 lost 0.08 dB); 1 and 3 measured flat
-    # (docs/notes.md), 6-8 unmeasured
+    # equal rate, 19 of 24 images better; 35 lost 0.08 dB), noise at 6 (+0.02 dB, 12 of 24);
+    # at 1-3 the box ([-2, 2]^2) holds fewer rows than either share asks; 7-8 unmeasured
     low_freq_percent: tuple[int, ...] = (50,) * 4 + (65,) + (50,) * 3
     low_box_divisor: float = 5       # the low-frequency box reaches band limit / this (at least 2)
     finest_cell_pixels: float = 6    # the finest hash-grid level's cell, in pixels
