@@ -6,8 +6,8 @@
 The codec codes each tensor with one zero-mean Laplace scale. For every rate point of an
 rd_curve results file, over the .sas files its rows name in the cache, this prints each
 tensor's share of the file and what three finer models would save on it, in percent of the
-whole file:
-one scale per hash-grid level, per weight-matrix row, per weight-matrix column. Each extra
+whole file: one scale per hash-grid level, per weight-matrix row, per weight-matrix column.
+A saving below zero means the finer model costs more than it saves. Each extra
 scale is charged SCALE_INDEX_BITS of side information, the cost of sending its index as the
 header does now. Measured with the ideal code length (`entropy.laplace_bits`), which matches
 the coder to well under 1%.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,9 +41,19 @@ def split_bits(parts: list[np.ndarray]) -> float:
     return sum(best_bits(part) + SCALE_INDEX_BITS for part in parts) - SCALE_INDEX_BITS
 
 
-def files_report(paths: list[Path]) -> tuple[float, dict[str, list[float]]]:
-    """(all files' bits, per tensor [bits, saved per level, per row, per column])."""
-    totals: dict[str, list[float]] = defaultdict(lambda: [0.0] * 4)
+@dataclass
+class TensorTotals:
+    """One tensor's bits over the files, and what each finer model saves (0: not applicable)."""
+
+    bits: float = 0.0
+    per_level: float = 0.0
+    per_row: float = 0.0
+    per_column: float = 0.0
+
+
+def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
+    """All the files' bits, and per tensor name its totals over them."""
+    totals: dict[str, TensorTotals] = defaultdict(TensorTotals)
     file_bits = 0.0
     for path in paths:
         data = path.read_bytes()
@@ -51,17 +62,17 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, list[float]]]:
         file_bits += 8 * len(data)
         for tensor in tensors:
             entry, whole = totals[tensor.name], best_bits(tensor.symbols)
-            entry[0] += whole
+            entry.bits += whole
             if tensor.name == "grid.table":
                 features = model.grid_features
                 levels = [tensor.symbols[level.offset * features:
                                          (level.offset + level.size) * features]
                           for level in grid_levels(model)]
-                entry[1] += whole - split_bits(levels)
+                entry.per_level += whole - split_bits(levels)
             elif len(tensor.shape) == 2:
                 matrix = tensor.symbols.reshape(tensor.shape)
-                entry[2] += whole - split_bits(list(matrix))
-                entry[3] += whole - split_bits(list(matrix.T))
+                entry.per_row += whole - split_bits(list(matrix))
+                entry.per_column += whole - split_bits(list(matrix.T))
     return file_bits, totals
 
 
@@ -88,9 +99,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nrate point {point}: {len(paths)} files, mean {file_bits / 8 / len(paths):.0f} "
               "bytes; saving in % of the files")
         print(f"  {'tensor':<20} {'share':>7} {'per level':>10} {'per row':>9} {'per column':>11}")
-        for name, (bits, *saved) in totals.items():
+        for name, entry in totals.items():
+            saved = (entry.per_level, entry.per_row, entry.per_column)
             cells = [f"{100 * s / file_bits:+.2f}%" if s else "-" for s in saved]
-            print(f"  {name:<20} {100 * bits / file_bits:6.1f}% "
+            print(f"  {name:<20} {100 * entry.bits / file_bits:6.1f}% "
                   f"{cells[0]:>10} {cells[1]:>9} {cells[2]:>11}")
 
 
