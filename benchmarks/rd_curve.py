@@ -154,6 +154,11 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
                ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
 
 
+ADDED_SETTINGS: dict[tuple[str, str], object] = {("fit", "mask_warmup"): 0.0}
+"""Encoder settings added after the cache began, each with the value that does what the code
+did before it existed."""
+
+
 @dataclass(frozen=True)
 class NeuralCodec:
     """sasnet-codec with one architecture and recipe: the codec itself, --arch siren, or a
@@ -174,8 +179,13 @@ class NeuralCodec:
 
     def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
         """Hash of the full encoder settings: a variant that builds the same network and
-        schedule as the codec shares its cached encode."""
-        text = json.dumps(asdict(self.config(quality, image, device)), sort_keys=True)
+        schedule as the codec shares its cached encode. A setting of ADDED_SETTINGS at its
+        value there is left out, so the encodes that do not use it keep their keys."""
+        settings = asdict(self.config(quality, image, device))
+        for (section, name), value in ADDED_SETTINGS.items():
+            if settings[section][name] == value:
+                del settings[section][name]
+        text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

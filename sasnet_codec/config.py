@@ -145,6 +145,7 @@ class FitConfig(Settings):
     steps: int = 1000
     backbone_lr: float = 2e-3        # sine layers and embedding phases
     mask_lr: float = 1e-2            # hash grid and mask decoder
+    mask_warmup: float = 0.0         # share of the steps over which mask_lr ramps up from 0
     final_lr_fraction: float = 0.01  # cosine decay ends at this fraction of each rate
     max_batch_pixels: int = 2**18    # full-batch below this, random mini-batches above
     target_psnr: float | None = None # stop early once the fit reaches this PSNR (dB)
@@ -157,6 +158,7 @@ class FitConfig(Settings):
         require(self.steps >= 1, "the number of fitting steps must be at least 1")
         require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
         require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
+        require(0 <= self.mask_warmup < 1, "mask_warmup must be in [0, 1)")
         require(self.max_batch_pixels >= 1 and self.log_every >= 1,
                 "max_batch_pixels and log_every must be at least 1")
         require(self.target_psnr is None or math.isfinite(self.target_psnr),

@@ -8,6 +8,7 @@ bitstream.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ class Schedule:
     max_batch_pixels: int
     target_psnr: float | None = None
     rate_weight: float = 0.0            # see `optimise`; 0 fits distortion alone
+    warmups: tuple[float, ...] = ()     # per group: share of the steps to ramp its rate up
     seed: int = 0
     log_every: int = 25
     description: str = "fit"
@@ -99,7 +101,8 @@ def optimise(
     progress: bool = True,
     rated: Sequence[nn.Parameter] = (),
 ) -> tuple[float, int]:
-    """Adam with cosine decay; leaves the best parameters in place. Returns (PSNR dB, steps).
+    """Adam with cosine decay, after a linear warm-up for the groups that have one; leaves the
+    best parameters in place. Returns (PSNR dB, steps).
 
     The objective is ln MSE + rate_weight * (estimated bits of `rated` per parameter): a
     weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
@@ -113,9 +116,10 @@ def optimise(
         [{"params": group, "lr": lr} for group, lr in zip(parameter_groups, schedule.learning_rates)],
         betas=(0.9, 0.99),
     )
-    floor = schedule.final_lr_fraction
-    lr_lambda = lambda step: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / schedule.steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+    warmups = schedule.warmups + (0.0,) * (len(parameter_groups) - len(schedule.warmups))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
+        functools.partial(learning_rate_factor, steps=schedule.steps, warmup=warmup,
+                          floor=schedule.final_lr_fraction) for warmup in warmups])
     params = [p for group in parameter_groups for p in group]
     batches = targets.batches(schedule.max_batch_pixels, schedule.seed)
     full_batch = len(batches) == 1
@@ -172,6 +176,18 @@ def optimise(
     return psnr_from_mse(best_mse), step
 
 
+def learning_rate_factor(step: int, steps: int, warmup: float, floor: float) -> float:
+    """The multiple of a group's learning rate at `step`: a linear ramp from 1/(warmup * steps)
+    over the first `warmup` share of the steps, then the cosine from 1 down to `floor`. Adam's
+    first steps move every entry by about its full rate whatever the gradient; the ramp keeps
+    that from scrambling the hash grid and mask decoder, at their high rate, before the sine
+    layers have anything for the masks to gate."""
+    warmup_steps = warmup * steps
+    if step < warmup_steps:
+        return min(1.0, (step + 1) / warmup_steps)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
 def rate_estimate(params: Sequence[nn.Parameter]) -> torch.Tensor:
     """Bits of the parameters up to a constant: a tensor coded with a Laplace of scale b costs
     about log2(2e b / step) per entry, so sum(n * log2(mean |w|)) moves as the file does with
@@ -200,12 +216,13 @@ def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
     if targets is None:
         targets = Targets.from_image(image, device)
     backbone, masks = model.backbone_and_mask_parameters()
-    groups, rates = [backbone], [fit_config.backbone_lr]
+    groups, rates, warmups = [backbone], [fit_config.backbone_lr], [0.0]
     if masks:
         groups.append(masks)
         rates.append(fit_config.mask_lr)
+        warmups.append(fit_config.mask_warmup)
     schedule = Schedule(
-        steps=fit_config.steps, learning_rates=tuple(rates),
+        steps=fit_config.steps, learning_rates=tuple(rates), warmups=tuple(warmups),
         final_lr_fraction=fit_config.final_lr_fraction,
         max_batch_pixels=fit_config.max_batch_pixels, target_psnr=fit_config.target_psnr,
         rate_weight=fit_config.rate_weight, seed=fit_config.seed,

@@ -70,6 +70,9 @@ class Recipe(Settings):
     # 24 images) but not at 1 and 3 (-0.01 and -0.12 dB; 3x at 3: -0.01 dB) (ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) * 4
+    # share of the fit over which that rate ramps up from 0 (then the cosine): 5% at the
+    # default (docs/notes.md); unmeasured elsewhere
+    mask_warmup: tuple[float, ...] = (0.0,) * 4 + (0.05,) + (0.0,) * 3
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
@@ -97,6 +100,8 @@ class Recipe(Settings):
                 "fit_steps must be whole numbers")
         require(all(0 < share <= 1 for share in self.batch_fraction),
                 "batch_fraction must be in (0, 1]")
+        require(all(0 <= share < 1 for share in self.mask_warmup),
+                "mask_warmup must be in [0, 1)")
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
@@ -225,16 +230,19 @@ def budget_config(width: int, height: int, channels: int, budget: int, arch: str
 def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device: str,
                  recipe: Recipe) -> EncoderConfig:
     """The level's fit and quantizer settings around `model`. A whole-image share keeps
-    FitConfig's batch cap, and a network without masks FitConfig's mask learning rate (it has
-    nothing to apply it to), so settings that fit alike stay equal (as do RD cache keys)."""
+    FitConfig's batch cap, and a network without masks FitConfig's mask learning rate and
+    warm-up (it has nothing to apply them to), so settings that fit alike stay equal (as do
+    RD cache keys)."""
     batch = FitConfig.max_batch_pixels
     mask_lr = recipe.mask_lr[level] if model.has_masks else FitConfig.mask_lr
+    mask_warmup = recipe.mask_warmup[level] if model.has_masks else FitConfig.mask_warmup
     if recipe.batch_fraction[level] < 1:
         batch = max(1, min(batch, math.ceil(recipe.batch_fraction[level] * pixels)))
     return EncoderConfig(
         model=model, fit=FitConfig(steps=recipe.fit_steps[level],
                                    rate_weight=recipe.rate_weight[level],
                                    backbone_lr=recipe.backbone_lr, mask_lr=mask_lr,
+                                   mask_warmup=mask_warmup,
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],

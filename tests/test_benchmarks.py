@@ -1,6 +1,8 @@
 """The benchmark scripts on two tiny images: schema and bookkeeping, not numbers."""
 
+import hashlib
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -154,6 +156,20 @@ def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
         except SystemExit:
             continue
         raise AssertionError(f"{bad} was accepted")
+
+
+def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
+    """Encodes made before a setting existed stay cached for configs that do not use it."""
+    Image.fromarray(synthetic_image(40, 32, seed=0)).save(tmp_path / "im0.png")
+    image = load_images(tmp_path)[0]
+    for (section, name), neutral in rd_curve.ADDED_SETTINGS.items():
+        codec = rd_curve.NeuralCodec("x", "sasnet", {name: (neutral,) * 8}, "")
+        settings = asdict(codec.config(5, image, "cpu"))
+        assert settings[section].pop(name) == neutral
+        before = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        assert codec.settings_key(5, image, "cpu") == before
+        other = rd_curve.NeuralCodec("y", "sasnet", {name: (0.5,) * 8}, "")
+        assert other.settings_key(5, image, "cpu") != before
 
 
 def test_a_variant_runs_on_every_network_asked_for():

@@ -4,7 +4,7 @@ import torch
 
 from sasnet_codec.config import FitConfig
 from sasnet_codec.errors import CodecError
-from sasnet_codec.fit import Targets, fit, rate_estimate
+from sasnet_codec.fit import Targets, fit, learning_rate_factor, rate_estimate
 from sasnet_codec.image_io import image_from_array
 from sasnet_codec.model import SASNet
 from sasnet_codec.nn import masks
@@ -103,3 +103,34 @@ def test_the_rate_term_shrinks_the_sine_weights_for_little_distortion():
 def test_a_negative_rate_weight_is_refused():
     with pytest.raises(CodecError, match="rate_weight"):
         FitConfig(rate_weight=-1.0)
+
+
+def test_the_learning_rate_ramps_up_over_the_warmup_then_follows_the_cosine():
+    factors = [learning_rate_factor(step, 100, 0.1, 0.01) for step in range(100)]
+    assert factors[:10] == pytest.approx([(step + 1) / 10 for step in range(10)])
+    plain = [learning_rate_factor(step, 100, 0.0, 0.01) for step in range(100)]
+    assert factors[10:] == plain[10:] and plain[0] == 1.0
+    assert plain[50] == pytest.approx(0.505) and plain[-1] == pytest.approx(0.01, abs=1e-3)
+    assert max(learning_rate_factor(step, 3, 0.9, 0.01) for step in range(3)) == 1.0
+
+
+def test_mask_warmup_holds_back_the_grid_and_mask_decoder_only():
+    image = image_from_array(synthetic_image(24, 16))
+
+    def first_step(warmup: float) -> tuple[float, float]:
+        """How far one step (a target every fit reaches ends it) moves the grid table and the
+        first hidden layer."""
+        start = SASNet(tiny_config().model)
+        config = FitConfig(steps=100, device="cpu", mask_warmup=warmup, target_psnr=-100.0,
+                           log_every=1)
+        result = fit(image, tiny_config().model, config, progress=False)
+        assert result.steps == 1
+        grid = (result.model.masks.grid.params - start.masks.grid.params).abs().mean().item()
+        hidden = (result.model.hidden[0].weight - start.hidden[0].weight).abs().mean().item()
+        return grid, hidden
+
+    (grid_plain, hidden_plain), (grid_warm, hidden_warm) = first_step(0.0), first_step(0.5)
+    assert grid_plain > 0 and grid_warm < 0.1 * grid_plain   # 1/50 of the rate
+    assert hidden_warm == pytest.approx(hidden_plain, rel=0.2)
+    with pytest.raises(CodecError, match="mask_warmup"):
+        FitConfig(mask_warmup=1.0)

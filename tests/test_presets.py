@@ -46,16 +46,18 @@ def test_architectures_match_the_same_budget_within_5_percent():
 def test_recipe_fields_reach_the_encoder_settings():
     recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9,
                     rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3,
-                    mask_lr=(1e-2, 3e-2) + (1e-2,) * 6)
+                    mask_lr=(1e-2, 3e-2) + (1e-2,) * 6, mask_warmup=(0.0, 0.2) + (0.0,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert (config.fit.backbone_lr, config.fit.mask_lr) == (1e-3, 3e-2)
+    assert config.fit.mask_warmup == 0.2
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert config.fit.rate_weight == 0.3
     level_one = encoder_config(192, 128, 3, 1, recipe=recipe).fit
-    assert (level_one.rate_weight, level_one.mask_lr) == (0.0, 1e-2)
+    assert (level_one.rate_weight, level_one.mask_lr, level_one.mask_warmup) == (0.0, 1e-2, 0.0)
     siren = encoder_config(192, 128, 3, 2, arch="siren", recipe=recipe).fit
     assert siren.mask_lr == FitConfig.mask_lr != 3e-2   # nothing to apply it to
+    assert siren.mask_warmup == FitConfig.mask_warmup != 0.2
     assert parameter_count(config.model) == pytest.approx(
         recipe.parameters_per_pixel[1] * 192 * 128, rel=0.05)
     default = encoder_config(192, 128, 3, 8).model
@@ -139,3 +141,5 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     for bad in ((0.0,) * 8, (1.5,) * 8):
         with pytest.raises(CodecError, match=r"batch_fraction must be in \(0, 1\]"):
             Recipe(batch_fraction=bad)
+    with pytest.raises(CodecError, match=r"mask_warmup must be in \[0, 1\)"):
+        Recipe(mask_warmup=(1.0,) * 8)
