@@ -324,12 +324,14 @@ def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, Benc
     """Copy into the cache at `root` the encodes of `missing` that the cache of another codec
     source (`old_root`) holds, once the cheapest of them per architecture, encoded again now,
     gave the same bytes: a change that alters no output should not cost every encode again,
-    and one that does alters the check's bytes and is refused. Returns the encodes carried."""
+    and one that does alters the check's bytes and is refused. Rows the older cache holds
+    without their .sas (adopted from results files) come too, once their network's check
+    passed; a network with no .sas to check carries nothing. Returns the encodes carried."""
     held = {}
     for codec, quality, image in missing:
         folder = folders[codec, quality, image.name]
         old = old_root / folder.relative_to(root)
-        if (old / f"{image.name}.json").exists() and (old / f"{image.name}.sas").exists():
+        if (old / f"{image.name}.json").exists():
             held[folder, image.name] = (codec, quality, image, old)
 
     def pixel_steps(entry: tuple) -> int:
@@ -338,7 +340,8 @@ def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, Benc
 
     checks: dict[str, tuple] = {}
     for entry in sorted(held.values(), key=pixel_steps):
-        checks.setdefault(codecs[entry[0]].arch, entry)
+        if (entry[3] / f"{entry[2].name}.sas").exists():
+            checks.setdefault(codecs[entry[0]].arch, entry)
     with torch_threads(threads):
         for codec, quality, image, old in checks.values():
             with tempfile.TemporaryDirectory() as work:
@@ -349,11 +352,12 @@ def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, Benc
             if not same:
                 raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
                                  f"on {image.name} encodes to other bytes now; nothing carried")
-    for (folder, name), (*_, old) in held.items():
+    carried = {key: entry for key, entry in held.items() if codecs[entry[0]].arch in checks}
+    for (folder, name), (*_, old) in carried.items():
         folder.mkdir(parents=True, exist_ok=True)
         for path in old.glob(f"{name}.*"):
             shutil.copy2(path, folder / path.name)
-    return len(held)
+    return len(carried)
 
 
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
