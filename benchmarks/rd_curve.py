@@ -318,29 +318,36 @@ def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) 
                 save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
 
 
-def carry_encodes(old_root: Path, root: Path, missing: list[tuple[str, int, BenchImage]],
+def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchImage]],
                   folders: dict, codecs: dict[str, NeuralCodec], device: str,
                   threads: int) -> int:
-    """Copy into the cache at `root` the encodes of `missing` that the cache of another codec
-    source (`old_root`) holds, once the cheapest of them per architecture, encoded again now,
-    gave the same bytes: a change that alters no output should not cost every encode again,
-    and one that does alters the check's bytes and is refused. Rows the older cache holds
-    without their .sas (adopted from results files) come too, once their network's check
-    passed; a network with no .sas to check carries nothing. Returns the encodes carried."""
-    held = {}
-    for codec, quality, image in missing:
+    """Copy into the cache at `root` the encodes of `tasks` it lacks and the cache of another
+    codec source (`old_root`) holds, once the cheapest encode of each architecture there,
+    encoded again now, gave the same bytes: a change that alters no output should not cost
+    every encode again, and one that does alters the check's bytes and is refused. Rows the
+    older cache holds without their .sas (adopted from results files) come too, once their
+    network's check passed; a network with no .sas to check carries nothing. The check may
+    use an encode carried before, so an interrupted carry resumes. Returns the encodes
+    carried."""
+    held, checkable = {}, []
+    for codec, quality, image in tasks:
         folder = folders[codec, quality, image.name]
         old = old_root / folder.relative_to(root)
-        if (old / f"{image.name}.json").exists():
+        if not (old / f"{image.name}.json").exists():
+            continue
+        if (old / f"{image.name}.sas").exists():
+            checkable.append((codec, quality, image, old))
+        if not (folder / f"{image.name}.json").exists():
             held[folder, image.name] = (codec, quality, image, old)
 
     def pixel_steps(entry: tuple) -> int:
         fit = codecs[entry[0]].config(entry[1], entry[2], device).fit
         return fit.steps * fit.max_batch_pixels
 
+    wanted = {codecs[entry[0]].arch for entry in held.values()}
     checks: dict[str, tuple] = {}
-    for entry in sorted(held.values(), key=pixel_steps):
-        if (entry[3] / f"{entry[2].name}.sas").exists():
+    for entry in sorted(checkable, key=pixel_steps):
+        if codecs[entry[0]].arch in wanted:
             checks.setdefault(codecs[entry[0]].arch, entry)
     with torch_threads(threads):
         for codec, quality, image, old in checks.values():
@@ -458,9 +465,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     folders = {task: root / place for task, place in places.items()}
     adopt_results(out, fingerprint, root, set(places.values()))
     if args.carry_from:
-        missing = [(codec, point, image) for codec, point, image in tasks if codec in codecs
-                   and not (folders[codec, point, image.name] / f"{image.name}.json").exists()]
-        carried = carry_encodes(cache / dataset / args.carry_from, root, missing, folders, codecs,
+        neural = [task for task in tasks if task[0] in codecs]
+        carried = carry_encodes(cache / dataset / args.carry_from, root, neural, folders, codecs,
                                 args.device, threads)
         print(f"carried {carried} encodes from {args.carry_from} after a byte-identical check")
     rows: list[Row] = []
