@@ -71,7 +71,7 @@ class Recipe(Settings):
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) * 4
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% at 5 and 6
-    # (+0.13 and +0.08 dB at equal rate, 16 of 24 images better at each; ablation.md);
+    # (+0.13 and +0.09 dB at equal rate, 16 and 17 of 24 images better; ablation.md);
     # unmeasured elsewhere
     mask_warmup: tuple[float, ...] = (0.0,) * 4 + (0.05,) * 2 + (0.0,) * 2
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
