@@ -60,8 +60,10 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
         container, tensors = decode_container(data)
         model = container.header.model
         file_bits += 8 * len(data)
-        for tensor in tensors:
-            entry, whole = totals[tensor.name], best_bits(tensor.symbols)
+        for tensor, coding in zip(tensors, container.sections):
+            # the scale the file holds is the encoder's best_scale_index already
+            entry = totals[tensor.name]
+            whole = laplace_bits(tensor.symbols, laplace_scale(coding.scale_index))
             entry.bits += whole
             if tensor.name == "grid.table":
                 features = model.grid_features
