@@ -70,10 +70,9 @@ class Recipe(Settings):
     # 24 images) but not at 1 and 3 (-0.01 and -0.12 dB; 3x at 3: -0.01 dB) (ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 4 + (0.06,) * 4
-    # share of the fit over which that rate ramps up from 0 (then the cosine): 5% where it is
-    # 6x (+0.09 to +0.26 dB at equal rate at 5-8, 14-20 of 24 images better; ablation.md);
-    # none at 1-4 (see ablation.md for what was measured there)
-    mask_warmup: tuple[float, ...] = (0.0,) * 4 + (0.05,) * 4
+    # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
+    # every measured quality (+0.05 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
+    mask_warmup: tuple[float, ...] = (0.05,) * 8
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
