@@ -72,7 +72,7 @@ class Recipe(Settings):
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 2 + (0.06,) * 6
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
-    # every measured quality (+0.05 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
+    # every measured quality (+0.09 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
     mask_warmup: tuple[float, ...] = (0.05,) * 8
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
