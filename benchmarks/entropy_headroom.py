@@ -24,16 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from sasnet_codec.codec import decode_container
-from sasnet_codec.entropy import best_scale_index, laplace_bits
+from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
-from sasnet_codec.tables import laplace_scale
 
 SCALE_INDEX_BITS = 8
-
-
-def best_bits(symbols: np.ndarray) -> float:
-    """Code length of symbols under their own best table scale."""
-    return laplace_bits(symbols, laplace_scale(best_scale_index(symbols))) if symbols.size else 0.0
 
 
 def split_bits(parts: list[np.ndarray]) -> float:
@@ -63,7 +57,7 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
         for tensor, coding in zip(tensors, container.sections):
             # the scale the file holds is the encoder's best_scale_index already
             entry = totals[tensor.name]
-            whole = laplace_bits(tensor.symbols, laplace_scale(coding.scale_index))
+            whole = laplace_bits(tensor.symbols, coding.scale_index)
             entry.bits += whole
             if tensor.name == "grid.table":
                 features = model.grid_features

@@ -25,11 +25,11 @@ from torch import nn
 from torch.func import functional_call
 
 from .config import QuantConfig
-from .entropy import SYMBOL_LIMIT, best_scale_index, laplace_bits
+from .entropy import SYMBOL_LIMIT, best_bits
 from .fit import Schedule, Targets, batches_mse, optimise
 from .model import SASNet
 from .render import TILE_PIXELS
-from .tables import QUANT_STEP_COUNT, laplace_scale, quantization_step
+from .tables import QUANT_STEP_COUNT, quantization_step
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class StepSearch:
                     param.copy_(symbols * quantization_step(index))
                 added = batches_mse(model, tiles) - self.base_mse
                 flat = symbols.reshape(-1).cpu().numpy()
-                bits = laplace_bits(flat, laplace_scale(best_scale_index(flat)))
+                bits = best_bits(flat)
                 found.append(Candidate(index, added, bits))
         finally:
             with torch.no_grad():

@@ -10,7 +10,6 @@ from sasnet_codec.errors import CodecError
 from sasnet_codec.fit import Targets, fit
 from sasnet_codec.image_io import image_from_array
 from sasnet_codec.quantize import StepSearch, quantize_model
-from sasnet_codec.tables import laplace_scale
 
 from tests.helpers import synthetic_image, tiny_config
 
@@ -36,7 +35,7 @@ def test_code_length_estimate_matches_the_coder():
     symbols = np.rint(np.random.default_rng(1).laplace(0, 6, 20000)).astype(np.int32)
     scale = best_scale_index(symbols)
     payload = encode_sections([Section(symbols, scale)])
-    estimate = laplace_bits(symbols, laplace_scale(scale))
+    estimate = laplace_bits(symbols, scale)
     assert len(payload) * 8 == pytest.approx(estimate, rel=0.01)
 
 
