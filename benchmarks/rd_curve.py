@@ -8,14 +8,15 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
         --variant slope1 rd_slope=1                         # an ablation: one Recipe field off
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
-averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results
-are cached, keyed by the codec's source and each encode's resolved settings, so an interrupted
-run continues, a changed codec is re-measured, and a preset change re-runs only the encodes
-whose network or schedule it changes. The per-image rows of results files already in the output
-folder count as cached when the same codec source made them, so a fresh clone re-plots the
-committed results and runs only what is new. After a change to the codec's source that should
-not change its output, `--carry-from OLD_FINGERPRINT` re-encodes one image per network and,
-when the bytes match, carries the older source's encodes over instead of re-running them.
+averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results are
+cached, keyed by the codec's source and each encode's resolved settings (Pillow's rows also by
+the versions of Pillow and its codec library), so an interrupted run continues, a changed codec
+is re-measured, and a preset change re-runs only the encodes whose network or schedule it
+changes. The per-image rows of results files already in the output folder count as cached when
+the same codec source made them, so a fresh clone re-plots the committed results and runs only
+what is new. After a change to the codec's source that should not change its output,
+`--carry-from OLD_FINGERPRINT` re-encodes one image per network and, when the bytes match,
+carries the older source's encodes over instead of re-running them.
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
 the settings that made it), summary.md (BD-rates with a bootstrap interval over the images)
 and rd.png.
@@ -42,7 +43,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import PIL
+from PIL import Image, features
 from tqdm.auto import tqdm
 
 from sasnet_codec.config import EncoderConfig
@@ -61,8 +63,8 @@ PILLOW_POINTS = {
     "webp": (5, 20, 40, 60, 80, 95),
     "avif": (10, 30, 50, 65, 80, 90),
 }
-PILLOW_FORMATS = {"jpeg": ("JPEG", {}), "webp": ("WEBP", {"method": 6}),
-                  "avif": ("AVIF", {"speed": 4})}
+PILLOW_FORMATS = {"jpeg": ("JPEG", "jpg", {}), "webp": ("WEBP", "webp", {"method": 6}),
+                  "avif": ("AVIF", "avif", {"speed": 4})}   # format, Pillow feature, options
 CODEC_NAMES = {"sasnet": "sasnet-codec (SASNet)", "siren": "sasnet-codec pipeline with SIREN",
                "femb": "sasnet-codec pipeline, embedding without masks",
                "jpeg": "JPEG (Pillow)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)"}
@@ -107,8 +109,15 @@ def codec_fingerprint() -> str:
     return digest.hexdigest()[:12]
 
 
+def pillow_build(codec: str) -> str:
+    """Pillow's version and that of the library behind `codec`: part of the key of its cached
+    rows, so that an upgrade of either is measured again."""
+    library = PILLOW_FORMATS[codec][1]
+    return f"pillow-{PIL.__version__}-{library}-{features.version(library)}"
+
+
 def run_pillow(codec: str, quality: int, image: BenchImage) -> Row:
-    fmt, options = PILLOW_FORMATS[codec]
+    fmt, _, options = PILLOW_FORMATS[codec]
     buffer = io.BytesIO()
     start = time.perf_counter()
     Image.fromarray(image.pixels).save(buffer, format=fmt, quality=quality, **options)
@@ -459,7 +468,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
              for image in images]
     tasks += [(key, q, image) for key in codecs for q in args.qualities for image in images]
     root = cache / dataset / fingerprint
-    places = {(codec, point, image.name): f"{codec}/{point:g}" if codec in PILLOW_POINTS
+    places = {(codec, point, image.name): f"{codec}/{pillow_build(codec)}/{point:g}"
+              if codec in PILLOW_POINTS
               else "encodes/" + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}
     folders = {task: root / place for task, place in places.items()}
