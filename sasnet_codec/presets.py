@@ -63,6 +63,9 @@ class Recipe(Settings):
     # and on halves at 1-4 (twice their former time, for +0.1-0.2 dB; ablation.md)
     fit_steps: tuple[int, ...] = (8000,) * 4 + (4000,) + (8000,) * 3
     finetune_steps: int = 150
+    # the fine-tune's rate as a share of each tensor's step (QuantConfig.finetune_step_share;
+    # 0: QuantConfig.finetune_lr for every tensor)
+    finetune_step_share: tuple[float, ...] = (0.0,) * 8
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
@@ -247,4 +250,5 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
-                          finetune_steps=recipe.finetune_steps))
+                          finetune_steps=recipe.finetune_steps,
+                          finetune_step_share=recipe.finetune_step_share[level]))

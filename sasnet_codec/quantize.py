@@ -165,9 +165,12 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
                    for path, p, index in plan}
         return functional_call(model, rounded, (coords,))
 
+    share = config.finetune_step_share
+    rates = tuple(share * quantization_step(index) if share else config.finetune_lr
+                  for _, _, index in plan)
     schedule = Schedule(
-        steps=config.finetune_steps, learning_rates=(config.finetune_lr,),
+        steps=config.finetune_steps, learning_rates=rates,
         final_lr_fraction=0.1, max_batch_pixels=max_batch_pixels, seed=seed,
         description="quantization-aware fine-tune",
     )
-    optimise([[p for _, p in coded]], forward, targets, schedule, progress)
+    optimise([[p] for _, p, _ in plan], forward, targets, schedule, progress)

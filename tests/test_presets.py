@@ -45,12 +45,14 @@ def test_architectures_match_the_same_budget_within_5_percent():
 
 def test_recipe_fields_reach_the_encoder_settings():
     recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9,
+                    finetune_step_share=(0.0, 0.003) + (0.0,) * 6,
                     rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3,
                     mask_lr=(1e-2, 3e-2) + (1e-2,) * 6, mask_warmup=(0.0, 0.2) + (0.0,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert (config.fit.backbone_lr, config.fit.mask_lr) == (1e-3, 3e-2)
     assert config.fit.mask_warmup == 0.2
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
+    assert config.quant.finetune_step_share == 0.003
     assert config.fit.steps == 77 and config.model.hidden_layers == 3
     assert config.fit.rate_weight == 0.3
     level_one = encoder_config(192, 128, 3, 1, recipe=recipe).fit

@@ -66,7 +66,10 @@ def test_predicted_distortion_matches_the_quantized_network(fitted):
     assert measured == pytest.approx(predicted, rel=0.5)
 
 
-def test_quantization_aware_finetune_recovers_rounding_error(fitted):
+@pytest.mark.parametrize("config", [QuantConfig(finetune_steps=40),
+                                    QuantConfig(finetune_steps=40, finetune_step_share=0.01)],
+                         ids=["one-rate", "rate-per-step"])
+def test_quantization_aware_finetune_recovers_rounding_error(fitted, config):
     model, targets = fitted
     copy = type(model)(model.config)
     copy.load_state_dict(model.state_dict())
@@ -79,9 +82,25 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
         return batches_mse(probe, targets.tiles(1 << 16))
 
     before = quantized_mse()
-    finetune_quantized(copy, choice, targets, QuantConfig(finetune_steps=40), 1 << 16, 0,
-                       progress=False)
+    finetune_quantized(copy, choice, targets, config, 1 << 16, 0, progress=False)
     assert quantized_mse() < 0.95 * before
+
+
+def test_finetune_rate_per_step_moves_each_tensor_in_units_of_its_own_step(fitted):
+    model, targets = fitted
+    choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
+    steps, share = 40, 0.01
+    before = {name: p.detach().clone() for name, p in model.coded_parameters()}
+    moved = type(model)(model.config)
+    moved.load_state_dict(model.state_dict())
+    finetune_quantized(moved, choice, targets,
+                       QuantConfig(finetune_steps=steps, finetune_step_share=share), 1 << 16, 0,
+                       progress=False)
+    # Adam moves a weight by at most about its rate per step
+    drift = {name: float((p.detach() - before[name]).abs().max()) / quantization_step(choice[name])
+             for name, p in moved.coded_parameters()}
+    assert max(drift.values()) <= 1.05 * steps * share
+    assert max(drift[name] * quantization_step(choice[name]) for name in drift) > steps * 1e-5
 
 
 def test_symbols_are_clamped_to_the_coder_range():
