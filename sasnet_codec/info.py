@@ -27,8 +27,7 @@ def describe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any
             "name": tensor.name, "shape": list(tensor.shape), "step": quantization_step(
                 coding.step_index), "step_index": coding.step_index,
             "laplace_scale": laplace_scale(coding.scale_index), "scale_index": coding.scale_index,
-            "estimated_bytes": round(laplace_bits(tensor.symbols, coding.scale_index) / 8,
-                                     1),
+            "estimated_bytes": round(laplace_bits(tensor.symbols, coding.scale_index) / 8, 1),
         })
     return {
         "format_version": bitstream.FORMAT_VERSION,

@@ -64,9 +64,9 @@ class Recipe(Settings):
     fit_steps: tuple[int, ...] = (8000,) * 4 + (4000,) + (8000,) * 3
     finetune_steps: int = 150
     # the fine-tune's rate as a share of each tensor's step (QuantConfig.finetune_step_share):
-    # 0.002 pays at 3 and 5 (+0.04 dB at equal rate, 22 and 24 of 24 images; SIREN +0.12 and
-    # +0.10) with the same bytes and time; 0 (QuantConfig.finetune_lr for every tensor) where
-    # unmeasured (ablation.md)
+    # 0.002 pays at 1, 3 and 5 (+0.03-0.04 dB at equal rate, 20-24 of 24 images; SIREN
+    # +0.06-0.12) with the same bytes and time; 2 and 4 follow their neighbours; 6-8 keep
+    # QuantConfig.finetune_lr for every tensor until measured (ablation.md)
     finetune_step_share: tuple[float, ...] = (0.002,) * 5 + (0.0,) * 3
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
