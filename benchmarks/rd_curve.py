@@ -469,7 +469,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
              for image in images]
     tasks += [(key, q, image) for key in codecs for q in args.qualities for image in images]
     root = cache / dataset / fingerprint
-    places = {(codec, point, image.name): f"{codec}/{pillow_build(codec)}/{point:g}"
+    builds = {codec: pillow_build(codec) for codec in args.pillow}
+    places = {(codec, point, image.name): f"{codec}/{builds[codec]}/{point:g}"
               if codec in PILLOW_POINTS
               else "encodes/" + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}

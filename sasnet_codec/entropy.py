@@ -47,18 +47,23 @@ def laplace_bits(symbols: np.ndarray, scale_index: int) -> float:
     return float(-log_p.sum() / np.log(2))
 
 
-def best_scale_index(symbols: np.ndarray) -> int:
-    """The table scale that codes these symbols in the fewest bits."""
+def _best_coding(symbols: np.ndarray) -> tuple[float, int]:
+    """(bits, scale index) of the table scale that codes these symbols in the fewest bits
+    (the lowest index on a tie), searched around a guess from their mean magnitude."""
     mean_magnitude = float(np.mean(np.abs(symbols))) if symbols.size else 0.0
     guess = int(48 + 16 * np.log2(max(mean_magnitude, 0.125)))
     guess = min(max(guess, 8), LAPLACE_SCALE_COUNT - 9)
-    candidates = range(guess - 8, guess + 9)
-    return min(candidates, key=lambda j: laplace_bits(symbols, j))
+    return min((laplace_bits(symbols, j), j) for j in range(guess - 8, guess + 9))
+
+
+def best_scale_index(symbols: np.ndarray) -> int:
+    """The table scale that codes these symbols in the fewest bits."""
+    return _best_coding(symbols)[1]
 
 
 def best_bits(symbols: np.ndarray) -> float:
     """Code length of symbols under their best table scale: what the coder will spend."""
-    return laplace_bits(symbols, best_scale_index(symbols))
+    return _best_coding(symbols)[0]
 
 
 def encode_sections(sections: list[Section]) -> bytes:
