@@ -57,11 +57,11 @@ class Recipe(Settings):
     # entries fit better at the same budget (docs/notes.md); above it unmeasured
     grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
-    # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): the
-    # default holds its 60 s CPU budget with 4000 quarter-image steps; the others have no
-    # budget: 8000 steps each, on quarters from 6 up (the time 4000 half-image steps took)
-    # and on halves at 1-4 (twice their former time, for +0.1-0.2 dB; ablation.md)
-    fit_steps: tuple[int, ...] = (8000,) * 4 + (4000,) + (8000,) * 3
+    # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): 8000
+    # steps at every quality, on halves at 1-4 (twice their former time, for +0.1-0.2 dB),
+    # on eighths at the default (its 60 s CPU budget: 34 s median; +0.23 dB at equal rate
+    # over 4000 quarter-image steps) and on quarters from 6 up (ablation.md)
+    fit_steps: tuple[int, ...] = (8000,) * 8
     finetune_steps: int = 150
     # the fine-tune's rate as a share of each tensor's step (QuantConfig.finetune_step_share):
     # 0.002 pays at 1, 3, 5, 6 and 7 (+0.03-0.07 dB at equal rate, 20-24 of 24 images; SIREN
@@ -82,8 +82,8 @@ class Recipe(Settings):
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
-    # better still from 5 up (ablation.md)
-    batch_fraction: tuple[float, ...] = (0.5,) * 4 + (0.25,) * 4
+    # better still from 6 up, eighth-image ones at 5 (ablation.md)
+    batch_fraction: tuple[float, ...] = (0.5,) * 4 + (0.125,) + (0.25,) * 3
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
