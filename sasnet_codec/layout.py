@@ -26,17 +26,19 @@ def half_plane_size(low: int, high: int, step: int = 1) -> int:
     return (outer * outer - inner * inner) // 2
 
 
-def low_frequency_count(config: ModelConfig) -> int:
-    """Rows drawn from the low box: low_freq_percent of the width, rounded half up, minus the
-    unit rows, capped by what the box holds."""
-    wanted = (config.embedding_width * config.low_freq_percent + 50) // 100 - UNIT_ROWS
+def low_frequency_count(config: ModelConfig, width: int | None = None) -> int:
+    """Rows drawn from the low box: low_freq_percent of the width (the config's own unless
+    given), rounded half up, minus the unit rows, capped by what the box holds."""
+    width = config.embedding_width if width is None else width
+    wanted = (width * config.low_freq_percent + 50) // 100 - UNIT_ROWS
     available = half_plane_size(0, config.low_freq_range) - UNIT_ROWS
     return max(0, min(wanted, available))
 
 
-def high_frequency_count(config: ModelConfig) -> int:
+def high_frequency_count(config: ModelConfig, width: int | None = None) -> int:
     """Rows drawn from the high lattice: the rest of the embedding."""
-    return config.embedding_width - UNIT_ROWS - low_frequency_count(config)
+    width = config.embedding_width if width is None else width
+    return width - UNIT_ROWS - low_frequency_count(config, width)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from .config import (MODEL_LIMITS, EncoderConfig, FitConfig, ModelConfig, QuantConfig,
                      Settings, require)
 from .errors import CodecError
-from .layout import parameter_count, parameter_shapes
+from .layout import high_frequency_count, parameter_count, parameter_shapes
 
 QUALITY_LEVELS = tuple(range(1, 9))
 DEFAULT_QUALITY = 5
@@ -197,9 +197,12 @@ def _count_of(config: ModelConfig, prefixes: tuple[str, ...]) -> int:
 
 
 def _solve_embedding_width(config: ModelConfig, budget: int) -> ModelConfig | None:
-    """The embedding width (even, >= the 2 unit rows plus the bands) whose total parameter
-    count is closest to budget; None when even the narrowest overshoots by more than 5%."""
+    """The embedding width (even, with the 2 unit rows and a high row per band) whose total
+    parameter count is closest to budget; None when even the narrowest overshoots by more than
+    5%. The low box takes its share of the rows first, so a large share needs a wider minimum."""
     low_width = 2 * max(2, config.n_bands + 2)
+    while config.has_masks and high_frequency_count(config, low_width) < config.n_bands:
+        low_width += 2
     per_row = parameter_count(config.replace(embedding_width=low_width + 2)) - parameter_count(
         config.replace(embedding_width=low_width))
     fixed = parameter_count(config.replace(embedding_width=low_width)) - per_row * low_width // 2

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from sasnet_codec.config import MODEL_LIMITS, FitConfig, ModelConfig
-from sasnet_codec.layout import parameter_count, parameter_shapes
+from sasnet_codec.layout import high_frequency_count, parameter_count, parameter_shapes
 from sasnet_codec.errors import CodecError
 from sasnet_codec.presets import (DEFAULT_RECIPE, MASK_SHAPES, QUALITY_LEVELS, Recipe,
                                   budget_config, encoder_config, shape_for_budget)
@@ -80,6 +80,13 @@ def test_recipe_fields_reach_the_encoder_settings():
     assert siren.model.low_freq_percent == ModelConfig().low_freq_percent   # no frozen embedding
     wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
     assert wide_box.low_freq_range > default.low_freq_range
+    # most rows in the low box: the narrowest embedding the search starts from must still
+    # leave a high row per band (75% at quality 5 used to find no shape at all)
+    boxed = encoder_config(192, 128, 3, 5, recipe=Recipe(low_freq_percent=(75,) * 8)).model
+    assert boxed.low_freq_percent == 75
+    assert high_frequency_count(boxed) >= boxed.n_bands
+    assert parameter_count(boxed) == pytest.approx(
+        DEFAULT_RECIPE.parameters_per_pixel[4] * 192 * 128, rel=0.05)
 
 
 def test_small_budgets_get_the_lean_mask_decoder_within_its_share():
