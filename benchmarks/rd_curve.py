@@ -163,10 +163,13 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
                ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
 
 
-ADDED_SETTINGS: dict[tuple[str, str], object] = {("fit", "mask_warmup"): 0.0,
-                                                  ("quant", "finetune_step_share"): 0.0}
+ADDED_SETTINGS: dict[tuple[str, str], object] = {("fit", "mask_warmup"): 0.0}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
+
+RETIRED_SETTINGS: dict[tuple[str, str], object] = {("quant", "finetune_lr"): 1e-5}
+"""Encoder settings removed after the cache began, each with the value every cached encode
+held (whether or not it used it)."""
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,14 @@ class NeuralCodec:
     def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
         """Hash of the full encoder settings: a variant that builds the same network and
         schedule as the codec shares its cached encode. A setting of ADDED_SETTINGS at its
-        value there is left out, so the encodes that do not use it keep their keys."""
+        value there is left out and one of RETIRED_SETTINGS put back, so the cache's keys
+        outlive the settings' history."""
         settings = asdict(self.config(quality, image, device))
         for (section, name), value in ADDED_SETTINGS.items():
             if settings[section][name] == value:
                 del settings[section][name]
+        for (section, name), value in RETIRED_SETTINGS.items():
+            settings[section][name] = value
         text = json.dumps(settings, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

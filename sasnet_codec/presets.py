@@ -64,10 +64,10 @@ class Recipe(Settings):
     fit_steps: tuple[int, ...] = (8000,) * 8
     finetune_steps: int = 150
     # the fine-tune's rate as a share of each tensor's step (QuantConfig.finetune_step_share):
-    # 0.002 pays at 1, 3, 5, 6, 7 and 8 (+0.03-0.08 dB at equal rate, 20-24 of 24 images;
-    # SIREN +0.06-0.19) with the same bytes and time; 2 and 4 follow their neighbours
-    # (ablation.md)
-    finetune_step_share: tuple[float, ...] = (0.002,) * 8
+    # 0.002 pays at every quality measured (+0.03-0.08 dB at equal rate at 1, 3, 5, 6, 7 and
+    # 8, 20-24 of 24 images, SIREN +0.06-0.19) with the same bytes and time, against one rate
+    # (1e-5) for every tensor (ablation.md)
+    finetune_step_share: float = 0.002
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
@@ -98,10 +98,10 @@ class Recipe(Settings):
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                 "grid_share and mask_share must be in (0, 1)")
         positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor,
-                    self.backbone_lr, min(self.mask_lr))
+                    self.backbone_lr, min(self.mask_lr), self.finetune_step_share)
         require(all(math.isfinite(v) and v > 0 for v in positive),
-                "embedding_ratio, finest_cell_pixels, low_box_divisor and the learning rates "
-                "must be positive")
+                "embedding_ratio, finest_cell_pixels, low_box_divisor, the learning rates "
+                "and finetune_step_share must be positive")
         require(all(isinstance(steps, int) for steps in self.fit_steps),
                 "fit_steps must be whole numbers")
         require(all(0 < share <= 1 for share in self.batch_fraction),
@@ -256,4 +256,4 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps,
-                          finetune_step_share=recipe.finetune_step_share[level]))
+                          finetune_step_share=recipe.finetune_step_share))

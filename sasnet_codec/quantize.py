@@ -165,9 +165,7 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
                    for path, p, index in plan}
         return functional_call(model, rounded, (coords,))
 
-    share = config.finetune_step_share
-    rates = tuple(share * quantization_step(index) if share else config.finetune_lr
-                  for _, _, index in plan)
+    rates = tuple(config.finetune_step_share * quantization_step(index) for _, _, index in plan)
     schedule = Schedule(
         steps=config.finetune_steps, learning_rates=rates,
         final_lr_fraction=0.1, max_batch_pixels=max_batch_pixels, seed=seed,

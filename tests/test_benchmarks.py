@@ -170,10 +170,25 @@ def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_pat
         codec = rd_curve.NeuralCodec("x", "sasnet", {name: (neutral,) * 8}, "")
         settings = asdict(codec.config(5, image, "cpu"))
         assert settings[section].pop(name) == neutral
+        for (retired_section, retired), value in rd_curve.RETIRED_SETTINGS.items():
+            settings[retired_section][retired] = value
         before = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         assert codec.settings_key(5, image, "cpu") == before
         other = rd_curve.NeuralCodec("y", "sasnet", {name: (0.5,) * 8}, "")
         assert other.settings_key(5, image, "cpu") != before
+
+
+def test_a_retired_setting_keeps_the_older_keys_at_the_value_they_held(tmp_path):
+    """Encodes made while a setting existed stay cached after it is removed."""
+    Image.fromarray(synthetic_image(40, 32, seed=0)).save(tmp_path / "im0.png")
+    image = load_images(tmp_path)[0]
+    codec = rd_curve.NeuralCodec("x", "sasnet", {}, "")
+    settings = asdict(codec.config(5, image, "cpu"))
+    for (section, name), value in rd_curve.RETIRED_SETTINGS.items():
+        assert name not in settings[section]
+        settings[section][name] = value
+    held = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    assert codec.settings_key(5, image, "cpu") == held
 
 
 def test_a_variant_runs_on_every_network_asked_for():

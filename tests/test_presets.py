@@ -45,7 +45,7 @@ def test_architectures_match_the_same_budget_within_5_percent():
 
 def test_recipe_fields_reach_the_encoder_settings():
     recipe = Recipe(rd_slope=(0.5,) * 8, hidden_layers=3, fit_steps=(77,) * 8, finetune_steps=9,
-                    finetune_step_share=(0.0, 0.003) + (0.0,) * 6,
+                    finetune_step_share=0.003,
                     rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3,
                     mask_lr=(1e-2, 3e-2) + (1e-2,) * 6, mask_warmup=(0.0, 0.2) + (0.0,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
@@ -138,9 +138,11 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
         Recipe(rate_weight=(-0.1,) * 8)
     with pytest.raises(CodecError, match="must be positive"):
         Recipe(parameters_per_pixel=(0.0,) * 8)
-    for learning_rates in ({"backbone_lr": 0.0}, {"mask_lr": (1e-2,) * 7 + (0.0,)}):
-        with pytest.raises(CodecError, match="learning rates must be positive"):
-            Recipe(**learning_rates)
+    for rates in ({"backbone_lr": 0.0}, {"mask_lr": (1e-2,) * 7 + (0.0,)},
+                  {"finetune_step_share": 0.0}):
+        with pytest.raises(CodecError, match="learning rates and finetune_step_share must be "
+                                             "positive"):
+            Recipe(**rates)
     for features in (0, 9):
         with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):
             Recipe(grid_features=(features,) * 8)
