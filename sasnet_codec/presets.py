@@ -57,11 +57,12 @@ class Recipe(Settings):
     # entries fit better at the same budget (docs/notes.md); above it unmeasured
     grid_features: tuple[int, ...] = (1,) * 5 + (2,) * 3
     hidden_layers: int = 2
-    # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): 8000
-    # steps at every quality, on halves at 1-4 (twice their former time, for +0.1-0.2 dB),
-    # on eighths at the default (its 60 s CPU budget: 34 s median; +0.23 dB at equal rate
-    # over 4000 quarter-image steps) and on quarters from 6 up (ablation.md)
-    fit_steps: tuple[int, ...] = (8000,) * 8
+    # the fit is far from converged at 1000 steps and time buys rate (docs/notes.md): 16000
+    # quarter-image steps at 1-4 (+0.10 and +0.16 dB at equal rate at 1 and 3 over 8000
+    # half-image ones, for 1.4x and 1.2x the time; 2 and 4 follow unmeasured), 8000 eighths
+    # at the default (its 60 s CPU budget: 34 s median; +0.23 dB at equal rate over 4000
+    # quarter-image steps) and 8000 quarters from 6 up (ablation.md)
+    fit_steps: tuple[int, ...] = (16000,) * 4 + (8000,) * 4
     finetune_steps: int = 150
     # the fine-tune's rate as a share of each tensor's step (QuantConfig.finetune_step_share):
     # 0.002 pays at every quality measured (+0.03-0.08 dB at equal rate at 1, 3, 5, 6, 7 and
@@ -83,8 +84,8 @@ class Recipe(Settings):
     # share of the image per fitting step (fixed batches taken in turn; 1: the whole image,
     # up to FitConfig's cap): a step costs its share, so half-image steps fit twice the steps
     # in the time of whole-image ones, and fit better at every preset; quarter-image steps
-    # better still from 6 up, eighth-image ones at 5 (ablation.md)
-    batch_fraction: tuple[float, ...] = (0.5,) * 4 + (0.125,) + (0.25,) * 3
+    # better still at 1-4 and from 6 up, eighth-image ones at 5 (ablation.md)
+    batch_fraction: tuple[float, ...] = (0.25,) * 4 + (0.125,) + (0.25,) * 3
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
