@@ -75,9 +75,10 @@ class Recipe(Settings):
     # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
     # 24 images) and, behind the warm-up below, at 3 (+0.07 dB, 16 of 24; without it -0.12),
     # but not at 1 (-0.11 dB, 3 of 14); 9x pays over 6x at 6 and 7 (+0.09 and +0.05 dB, 18
-    # and 17 of 24), is noise at 5 (+0.03 dB) and unmeasured at 8 (ablation.md)
+    # and 17 of 24), is noise at 5 (+0.03 dB) and unmeasured at 8; 12x pays over 9x at 6
+    # (+0.05 dB, 17 of 24; ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
-    mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 2 + (0.06,) * 3 + (0.09,) * 2 + (0.06,)
+    mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 2 + (0.06,) * 3 + (0.12, 0.09, 0.06)
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
     # every measured quality (+0.09 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
     mask_warmup: tuple[float, ...] = (0.05,) * 8
