@@ -323,7 +323,9 @@ def save_row(path: Path, row: Row) -> None:
 def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
     """Put into the cache at `root` the rows, at one of `places`, of the results files in
     `folder` that this codec source made and the cache lacks: results on disk are as good as
-    the cache they came from, and once cached they survive a run that rewrites the files."""
+    the cache they came from, and once cached they survive a run that rewrites the files.
+    `run` adopts its output folder's and the dataset's committed results, so a screen written
+    elsewhere on a machine without the cache still finds its baseline."""
     for path in folder.glob("*.json"):
         report = json.loads(path.read_text())
         if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
@@ -481,7 +483,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
               else "encodes/" + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}
     folders = {task: root / place for task, place in places.items()}
-    adopt_results(out, fingerprint, root, set(places.values()))
+    for published in dict.fromkeys((out, RESULTS / dataset)):   # a screen's own folder and the
+        adopt_results(published, fingerprint, root, set(places.values()))  # committed curves
     if args.carry_from:
         neural = [task for task in tasks if task[0] in codecs]
         carried = carry_encodes(cache / dataset / args.carry_from, root, neural, folders, codecs,

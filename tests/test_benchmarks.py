@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict
 
 import numpy as np
@@ -43,7 +44,7 @@ def test_bd_rate_interval_reflects_the_spread_over_images():
         bd_rate_interval(bpp, psnr, bpp, psnr)
 
 
-def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
+def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     images = tmp_path / "images"
     images.mkdir()
     for seed in (0, 1):
@@ -106,6 +107,17 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path):
     wide = rd_curve.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
     assert ran == {wide.settings_key(q, image, "auto") for q in (1, 2)
                    for image in bench.values()} - {key for key, _ in settings}
+    # A screen written to its own folder, with no cache, takes its baseline from the dataset's
+    # committed results: nothing is encoded again.
+    shutil.copytree(tmp_path / "out", tmp_path / "published" / "tiny")
+    monkeypatch.setattr(rd_curve, "RESULTS", tmp_path / "published")
+    screen = [str(tmp_path / "screen") if a == str(tmp_path / "out") else
+              str(tmp_path / "empty") if a == str(tmp_path / "cache") else a for a in args]
+    screened = rd_curve.main(screen)
+    assert not list((tmp_path / "empty").rglob("*.sas"))
+    for codec in ("sasnet", "sasnet-shallow"):
+        for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
+            assert screened[codec]["results"][key] == reports[codec]["results"][key]
 
 
 def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_check(
