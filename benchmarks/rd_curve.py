@@ -483,8 +483,10 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
               else "encodes/" + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}
     folders = {task: root / place for task, place in places.items()}
-    for published in dict.fromkeys((out, RESULTS / dataset)):   # a screen's own folder and the
-        adopt_results(published, fingerprint, root, set(places.values()))  # committed curves
+    # a screen's own folder, then the dataset's committed curves (its baseline, without a cache)
+    wanted = set(places.values())
+    for published in dict.fromkeys((out, RESULTS / dataset)):
+        adopt_results(published, fingerprint, root, wanted)
     if args.carry_from:
         neural = [task for task in tasks if task[0] in codecs]
         carried = carry_encodes(cache / dataset / args.carry_from, root, neural, folders, codecs,

@@ -44,6 +44,12 @@ def test_bd_rate_interval_reflects_the_spread_over_images():
         bd_rate_interval(bpp, psnr, bpp, psnr)
 
 
+def same_curve(report: dict, expected: dict) -> bool:
+    """The same rates, PSNRs and encode times (MS-SSIM is NaN on images this small)."""
+    return all(report["results"][key] == expected["results"][key]
+               for key in ("bpp", "psnr-rgb", "encoding_time"))
+
+
 def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     images = tmp_path / "images"
     images.mkdir()
@@ -90,16 +96,13 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     # whose recipe builds the codec's own settings (its encodes are the codec's, not re-run).
     again = rd_curve.main(args + ["--variant", "twin", "mask_share=0.1"])
     assert len(list((tmp_path / "cache").rglob("*.sas"))) == len(sas_files)
-    for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
-        assert again["sasnet"]["results"][key] == reports["sasnet"]["results"][key]
-        assert again["sasnet-twin"]["results"][key] == reports["sasnet"]["results"][key]
+    assert same_curve(again["sasnet"], reports["sasnet"])
+    assert same_curve(again["sasnet-twin"], reports["sasnet"])
     # A fresh clone has the results files but no cache: their rows stand in for it, and an
     # encode whose settings no results file holds (a new variant) still runs.
     fresh = [a if a != str(tmp_path / "cache") else str(tmp_path / "fresh") for a in args]
     cloned = rd_curve.main(fresh + ["--variant", "wide", "mask_share=0.3"])
-    for codec in ("sasnet", "jpeg"):
-        for key in ("bpp", "psnr-rgb", "encoding_time"):
-            assert cloned[codec]["results"][key] == reports[codec]["results"][key]
+    assert all(same_curve(cloned[codec], reports[codec]) for codec in ("sasnet", "jpeg"))
     ran = {f.parent.name for f in (tmp_path / "fresh").rglob("*.sas")}
     cache_rows = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.json")}
                   for name in ("cache", "fresh")]
@@ -115,9 +118,8 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
               str(tmp_path / "empty") if a == str(tmp_path / "cache") else a for a in args]
     screened = rd_curve.main(screen)
     assert not list((tmp_path / "empty").rglob("*.sas"))
-    for codec in ("sasnet", "sasnet-shallow"):
-        for key in ("bpp", "psnr-rgb", "encoding_time"):      # (MS-SSIM is NaN at this size)
-            assert screened[codec]["results"][key] == reports[codec]["results"][key]
+    assert all(same_curve(screened[codec], reports[codec])
+               for codec in ("sasnet", "sasnet-shallow"))
 
 
 def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_check(
