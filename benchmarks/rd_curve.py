@@ -323,9 +323,7 @@ def save_row(path: Path, row: Row) -> None:
 def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
     """Put into the cache at `root` the rows, at one of `places`, of the results files in
     `folder` that this codec source made and the cache lacks: results on disk are as good as
-    the cache they came from, and once cached they survive a run that rewrites the files.
-    `run` adopts its output folder's and the dataset's committed results, so a screen written
-    elsewhere on a machine without the cache still finds its baseline."""
+    the cache they came from, and once cached they survive a run that rewrites the files."""
     for path in folder.glob("*.json"):
         report = json.loads(path.read_text())
         if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
@@ -485,7 +483,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     folders = {task: root / place for task, place in places.items()}
     # a screen's own folder, then the dataset's committed curves (its baseline, without a cache)
     wanted = set(places.values())
-    for published in dict.fromkeys((out, RESULTS / dataset)):
+    for published in dict.fromkeys((out.resolve(), RESULTS / dataset)):  # each read once
         adopt_results(published, fingerprint, root, wanted)
     if args.carry_from:
         neural = [task for task in tasks if task[0] in codecs]
