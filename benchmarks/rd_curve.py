@@ -463,7 +463,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     folder = Path(args.images) if args.images else default_folder()
     images = load_images(folder, args.downscale, args.limit)
     dataset = args.name or dataset_label(folder, args.downscale)
-    out = Path(args.output) if args.output else RESULTS / dataset
+    out = (Path(args.output) if args.output else RESULTS / dataset).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(args.cache) if args.cache else CACHE
     fingerprint = codec_fingerprint() + (f"-{args.device}" if args.device != "auto" else "")
@@ -483,7 +483,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     folders = {task: root / place for task, place in places.items()}
     # a screen's own folder, then the dataset's committed curves (its baseline, without a cache)
     wanted = set(places.values())
-    for published in dict.fromkeys((out.resolve(), RESULTS / dataset)):  # each read once
+    for published in dict.fromkeys((out, RESULTS / dataset)):  # each read once
         adopt_results(published, fingerprint, root, wanted)
     if args.carry_from:
         neural = [task for task in tasks if task[0] in codecs]
