@@ -47,9 +47,14 @@ def compare(test: dict, base: dict) -> dict[int, dict]:
     gains: dict[int, list[float]] = defaultdict(list)
     rate_changes: dict[int, list[float]] = defaultdict(list)
     for image, curve in test_curves.items():
+        base_curve = base_curves.get(image, {})
+        missing = set(curve) - set(base_curve)
+        if len(base_curve) < 2 or missing:
+            raise ValueError(f"the base has no curve through {image}'s points {sorted(missing)} "
+                             f"(it needs those points and at least two per image)")
         for point, (bpp, psnr) in curve.items():
-            gains[point].append(psnr - psnr_at_rate(base_curves[image], bpp))
-            rate_changes[point].append(bpp / base_curves[image][point][0] - 1)
+            gains[point].append(psnr - psnr_at_rate(base_curve, bpp))
+            rate_changes[point].append(bpp / base_curve[point][0] - 1)
     return {point: {"rate_change_percent": 100 * float(np.mean(rate_changes[point])),
                     "equal_rate_gain_db": float(np.mean(gains[point])),
                     "images_better": sum(gain > 0 for gain in gains[point]),
@@ -63,7 +68,10 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
     parser.add_argument("test", help="rd_curve results JSON (e.g. the codec as shipped)")
     parser.add_argument("base", help="results JSON on the same images (e.g. a variant)")
     args = parser.parse_args(argv)
-    result = compare(*(json.loads(Path(p).read_text()) for p in (args.test, args.base)))
+    try:
+        result = compare(*(json.loads(Path(p).read_text()) for p in (args.test, args.base)))
+    except ValueError as error:
+        parser.error(str(error))
     for point, r in result.items():
         low, high = r["gain_range_db"]
         print(f"point {point}: rate {r['rate_change_percent']:+.1f}%, at equal rate "
