@@ -48,10 +48,9 @@ def compare(test: dict, base: dict) -> dict[int, dict]:
     rate_changes: dict[int, list[float]] = defaultdict(list)
     for image, curve in test_curves.items():
         base_curve = base_curves.get(image, {})
-        missing = set(curve) - set(base_curve)
-        if len(base_curve) < 2 or missing:
-            raise ValueError(f"the base has no curve through {image}'s points {sorted(missing)} "
-                             f"(it needs those points and at least two per image)")
+        if len(base_curve) < 2 or not set(curve) <= set(base_curve):
+            raise ValueError(f"the base's curve for {image} has points {sorted(base_curve)}: it "
+                             f"needs at least two, including the test's {sorted(curve)}")
         for point, (bpp, psnr) in curve.items():
             gains[point].append(psnr - psnr_at_rate(base_curve, bpp))
             rate_changes[point].append(bpp / base_curve[point][0] - 1)

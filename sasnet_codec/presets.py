@@ -40,8 +40,8 @@ class Recipe(Settings):
     # the slope of the codec's own curve, which steepens with the rate; the fine-tune wins
     # back part of a coarser step, so the best value sits a little above it: 1.4 at the
     # default, 1.6 at 6 and 1.7 at 7 (+0.06, +0.13 and +0.13 dB at equal rate, 21, 24 and 24
-    # of 24 images, SIREN +0.04, +0.08 and +0.15; 1 before); 4 interpolated, 8 unmeasured
-    # (ablation.md)
+    # of 24 images, SIREN +0.04, +0.08 and +0.15; 1 before); 1.2 at 3, 1.6 at 5 and 1.9 at 6
+    # ran along the curve (+0.01 dB: the optimum is broad); 4 interpolated, 8 unmeasured
     rd_slope: tuple[float, ...] = (1.0, 1.0, 1.0, 1.2, 1.4, 1.6, 1.7, 1.0)
     # largest share of the budget for hash grid + mask decoder, as measured at equal rate
     # (ablation.md, docs/notes.md): quality 1 keeps 0.4 (0.3: +0.02 dB, 8 of 24 images better),
