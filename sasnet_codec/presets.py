@@ -38,10 +38,9 @@ class Recipe(Settings):
     parameters_per_pixel: tuple[float, ...] = (0.05, 0.075, 0.11, 0.16, 0.23, 0.33, 0.48, 0.7)
     # the quantizer's trade (QuantConfig.rd_slope): lambda = rd_slope x MSE / bits should match
     # the slope of the codec's own curve, which steepens with the rate; the fine-tune wins
-    # back part of a coarser step, so the best value sits a little above it: 1.4 at the
-    # default, 1.6 at 6, 1.7 at 7 and 1.85 at 8 (+0.06, +0.13, +0.13 and +0.18 dB at equal rate,
-    # 21, 24, 24 and 24 of 24 images, SIREN +0.04, +0.08, +0.15 and +0.20; 1 before); 1.2 at 3,
-    # 1.6 at 5 and 1.9 at 6 ran along the curve (+0.01 dB: the optimum is broad); 4 interpolated
+    # back part of a coarser step, so the best value sits a little above it. 5-8 measured
+    # (+0.06 to +0.18 dB at equal rate against 1), 4 interpolated; higher values at 3, 5 and 6
+    # ran along the curve, the optimum is broad (ablation.md, docs/notes.md)
     rd_slope: tuple[float, ...] = (1.0, 1.0, 1.0, 1.2, 1.4, 1.6, 1.7, 1.85)
     # largest share of the budget for hash grid + mask decoder, as measured at equal rate
     # (ablation.md, docs/notes.md): quality 1 keeps 0.4 (0.3: +0.02 dB, 8 of 24 images better),
