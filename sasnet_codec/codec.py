@@ -1,6 +1,7 @@
 """encode(image) -> .sas bytes and decode(bytes) -> image: the pipeline, wired.
 
-    image -> fit (float) -> step search -> quantization-aware fine-tune -> symbols
+    image -> fit (float) -> step search -> staged rounding -> quantization-aware fine-tune
+          -> symbols
           -> entropy coding -> container bytes -> (decoded again by the encoder to report)
     bytes -> container -> empty network from the header -> dequantized weights -> render
 """
@@ -30,7 +31,7 @@ from .model import SASNet
 from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER, Recipe,
                       budget_config, encoder_config)
 from .quantize import (Candidate, QuantizedTensor, StepSearch, finetune_quantized,
-                       load_quantized, quantize_model)
+                       load_quantized, quantize_model, round_in_stages)
 from .render import render
 
 HEADER_ALLOWANCE_BYTES = 64
@@ -110,8 +111,10 @@ def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
 def _finish(image: ImageData, config: EncoderConfig, targets: Targets, model: SASNet,
             fit_psnr: float, choice: dict[str, Candidate], start: float,
             progress: bool) -> EncodeResult:
-    """Fine-tune at the chosen steps, write the file, and measure it by decoding it."""
+    """Round and fine-tune at the chosen steps, write the file, and measure it by decoding
+    it."""
     steps = {name: candidate.step_index for name, candidate in choice.items()}
+    round_in_stages(model, steps, targets, config.quant, config.fit, progress)
     finetune_quantized(model, steps, targets, config.quant, config.fit.max_batch_pixels,
                        config.fit.seed, progress)
     data = pack_model(model, steps, image)

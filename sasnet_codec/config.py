@@ -177,6 +177,11 @@ class QuantConfig(Settings):
     # mostly decides which way weights near a rounding boundary go, and how far that is
     # depends on the step (one rate for every tensor did worse: ablation.md)
     finetune_step_share: float = 0.002
+    # before the fine-tune, the network is rounded a stage at a time (SASNet.quantization_stages)
+    # and the still-float rest trains this many steps after each, at stage_lr_share of the
+    # fit's rates, to absorb that stage's error (0: everything rounded at once)
+    stage_steps: int = 0
+    stage_lr_share: float = 0.1
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
     def __post_init__(self) -> None:
@@ -184,6 +189,9 @@ class QuantConfig(Settings):
         require(self.finetune_steps >= 0, "finetune_steps cannot be negative")
         require(math.isfinite(self.finetune_step_share) and self.finetune_step_share > 0,
                 "finetune_step_share must be positive")
+        require(self.stage_steps >= 0, "stage_steps cannot be negative")
+        require(math.isfinite(self.stage_lr_share) and self.stage_lr_share > 0,
+                "stage_lr_share must be positive")
         require(self.search_pixels >= 1, "search_pixels must be at least 1")
 
 

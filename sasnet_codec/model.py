@@ -78,6 +78,19 @@ class SASNet(nn.Module):
             ]
         return params
 
+    def quantization_stages(self) -> list[list[str]]:
+        """Coded tensors in the groups the encoder rounds one at a time, input side first,
+        retraining the still-float rest after each (quantize.round_in_stages): the mask path,
+        then the sine layers up to the last hidden one (the first layer's tensors with the layer
+        they feed). The last hidden layer and the output are left to the fine-tune: too little
+        would stay float after them to absorb their error."""
+        names = [name for name, _ in self.coded_parameters()]
+        first = [name for name in names if name.startswith(("embedding.", "first."))]
+        stages = [[name for name in names if name.startswith(("grid.", "mask."))]]
+        for i in range(len(self.hidden) - 1):
+            stages.append((first if i == 0 else []) + [f"hidden{i}.weight", f"hidden{i}.bias"])
+        return [stage for stage in stages if stage]
+
     def weight_matrices(self) -> list[nn.Parameter]:
         """The sine network's weight matrices, which the fit's rate term shrinks. The grid and
         the mask decoder are left out: on the decoder the term costs more distortion than the

@@ -74,6 +74,10 @@ class Recipe(Settings):
     # 8, 20-24 of 24 images, SIREN +0.06-0.19) with the same bytes and time, against one rate
     # (1e-5) for every tensor (ablation.md)
     finetune_step_share: float = 0.002
+    # training steps after each rounding stage (QuantConfig.stage_steps) and their rate as a
+    # share of the fit's: 0 rounds everything at once
+    stage_steps: tuple[int, ...] = (0,) * 8
+    stage_lr_share: float = 0.1
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
@@ -106,12 +110,13 @@ class Recipe(Settings):
         require(max(self.grid_share) < 1 and 0 < self.mask_share < 1,
                 "grid_share and mask_share must be in (0, 1)")
         positive = (self.embedding_ratio, self.finest_cell_pixels, self.low_box_divisor,
-                    self.backbone_lr, min(self.mask_lr), self.finetune_step_share)
+                    self.backbone_lr, min(self.mask_lr), self.finetune_step_share,
+                    self.stage_lr_share)
         require(all(math.isfinite(v) and v > 0 for v in positive),
-                "embedding_ratio, finest_cell_pixels, low_box_divisor, the learning rates "
-                "and finetune_step_share must be positive")
-        require(all(isinstance(steps, int) for steps in self.fit_steps),
-                "fit_steps must be whole numbers")
+                "embedding_ratio, finest_cell_pixels, low_box_divisor, the learning rates, "
+                "finetune_step_share and stage_lr_share must be positive")
+        require(all(isinstance(steps, int) for steps in self.fit_steps + self.stage_steps),
+                "fit_steps and stage_steps must be whole numbers")
         require(all(0 < share <= 1 for share in self.batch_fraction),
                 "batch_fraction must be in (0, 1]")
         require(all(0 <= share < 1 for share in self.mask_warmup),
@@ -264,4 +269,6 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],
                           finetune_steps=recipe.finetune_steps,
-                          finetune_step_share=recipe.finetune_step_share))
+                          finetune_step_share=recipe.finetune_step_share,
+                          stage_steps=recipe.stage_steps[level],
+                          stage_lr_share=recipe.stage_lr_share))

@@ -9,6 +9,11 @@ tensor. lambda is the slope of the codec's own RD curve at the operating point: 
 D ~ R^-gamma then -dD/dR = gamma * D / R, and we iterate lambda = rd_slope * D / R to a fixed
 point. For a rate target we bisect lambda instead.
 
+Staged rounding. With the steps fixed, the network is rounded a group of tensors at a time,
+input side first, and the still-float rest trains a little after each group at a fraction of the
+fit's rates, so the later layers absorb the earlier layers' rounding error rather than stacking
+their own on top of it.
+
 Fine-tune. With the steps fixed, the network trains a little more through straight-through
 rounding (forward with rounded weights, gradients to the float shadow weights), so the other
 weights learn to absorb each tensor's rounding error.
@@ -24,7 +29,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .config import QuantConfig
+from .config import FitConfig, QuantConfig
 from .entropy import SYMBOL_LIMIT, best_bits
 from .fit import Schedule, Targets, batches_mse, optimise
 from .model import SASNet
@@ -146,6 +151,39 @@ class StepSearch:
             else:
                 low = middle
         return best
+
+
+def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Targets,
+                    config: QuantConfig, fit: FitConfig, progress: bool = True) -> None:
+    """Round model.quantization_stages() in turn, each followed by `config.stage_steps` of
+    training of the tensors not yet rounded; leaves the rounded ones on their steps. The
+    fine-tune alone cannot do this: at its rates it only picks rounding directions."""
+    if config.stage_steps <= 0:
+        return
+    params = dict(model.coded_parameters())
+    mask_ids = {id(p) for p in model.masks.parameters()} if model.masks is not None else set()
+    rounded: set[str] = set()
+    try:
+        for number, stage in enumerate(model.quantization_stages()):
+            with torch.no_grad():
+                for name in stage:
+                    step = quantization_step(step_indices[name])
+                    params[name].copy_(round_to_step(params[name], step_indices[name]) * step)
+                    params[name].requires_grad_(False)   # no gradient work for fixed tensors
+            rounded.update(stage)
+            rest = [p for name, p in params.items() if name not in rounded]
+            groups = [([p for p in rest if id(p) not in mask_ids], fit.backbone_lr),
+                      ([p for p in rest if id(p) in mask_ids], fit.mask_lr)]
+            groups = [(group, lr) for group, lr in groups if group]
+            schedule = Schedule(
+                steps=config.stage_steps,
+                learning_rates=tuple(config.stage_lr_share * lr for _, lr in groups),
+                final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
+                seed=fit.seed + 1 + number, description=f"rounding stage {number + 1}")
+            optimise([group for group, _ in groups], model, targets, schedule, progress)
+    finally:
+        for p in params.values():
+            p.requires_grad_(True)
 
 
 def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Targets,

@@ -118,12 +118,14 @@ def test_grid_share_applies_per_quality_and_to_the_nearest_preset_of_a_budget():
 
 def test_a_budget_is_fitted_with_the_settings_of_the_preset_nearest_its_density():
     recipe = Recipe(fit_steps=tuple(range(101, 109)), rate_weight=tuple(i / 10 for i in range(8)),
-                    rd_slope=tuple(range(1, 9)), batch_fraction=tuple(i / 8 for i in range(1, 9)))
+                    rd_slope=tuple(range(1, 9)), batch_fraction=tuple(i / 8 for i in range(1, 9)),
+                    stage_steps=tuple(range(11, 19)))
     for level, density in enumerate(recipe.parameters_per_pixel):
         budget = round(1.05 * density * 192 * 128)
         config = budget_config(192, 128, 3, budget, seed=3, device="cpu", recipe=recipe)
-        assert (config.fit.steps, config.fit.rate_weight, config.quant.rd_slope) == (
-            recipe.fit_steps[level], recipe.rate_weight[level], recipe.rd_slope[level])
+        assert (config.fit.steps, config.fit.rate_weight, config.quant.rd_slope,
+                config.quant.stage_steps) == (recipe.fit_steps[level], recipe.rate_weight[level],
+                                              recipe.rd_slope[level], recipe.stage_steps[level])
         share = recipe.batch_fraction[level]   # of the 24576 pixels; 1 keeps FitConfig's cap
         assert config.fit.max_batch_pixels == (FitConfig.max_batch_pixels if share == 1
                                                else math.ceil(share * 192 * 128))
@@ -139,9 +141,9 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     with pytest.raises(CodecError, match="must be positive"):
         Recipe(parameters_per_pixel=(0.0,) * 8)
     for rates in ({"backbone_lr": 0.0}, {"mask_lr": (1e-2,) * 7 + (0.0,)},
-                  {"finetune_step_share": 0.0}):
-        with pytest.raises(CodecError, match="learning rates and finetune_step_share must be "
-                                             "positive"):
+                  {"finetune_step_share": 0.0}, {"stage_lr_share": 0.0}):
+        with pytest.raises(CodecError, match="learning rates, finetune_step_share and "
+                                             "stage_lr_share must be positive"):
             Recipe(**rates)
     for features in (0, 9):
         with pytest.raises(CodecError, match="grid_features must be whole numbers from 1 to 8"):

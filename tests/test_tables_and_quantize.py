@@ -5,7 +5,7 @@ import torch
 from sasnet_codec.config import FitConfig, QuantConfig
 from sasnet_codec.fit import Targets, batches_mse, fit
 from sasnet_codec.image_io import image_from_array
-from sasnet_codec.quantize import (StepSearch, finetune_quantized, load_quantized,
+from sasnet_codec.quantize import (StepSearch, finetune_quantized, load_quantized, round_in_stages,
                                    quantize_model, quantize_tensor)
 from sasnet_codec.tables import exp2_sixteenths, laplace_scale, quantization_step
 
@@ -83,6 +83,28 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
                        QuantConfig(finetune_steps=40, finetune_step_share=0.01), 1 << 16, 0,
                        progress=False)
     assert quantized_mse() < 0.95 * before
+
+
+def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted):
+    model, targets = fitted
+    choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
+
+    def quantized_mse(network):
+        probe = type(model)(model.config)
+        load_quantized(probe, quantize_model(network, choice))
+        return batches_mse(probe, targets.tiles(1 << 16))
+
+    staged = type(model)(model.config)
+    staged.load_state_dict(model.state_dict())
+    round_in_stages(staged, choice, targets, QuantConfig(stage_steps=30), FitConfig(), False)
+    params = dict(staged.coded_parameters())
+    stages = staged.quantization_stages()
+    assert stages[0][0] == "grid.table" and "hidden1.weight" not in sum(stages, [])
+    for name in sum(stages, []):   # rounded tensors stay exactly on their steps
+        step = quantization_step(choice[name])
+        assert torch.equal(params[name], torch.round(params[name] / step) * step)
+    assert all(p.requires_grad for p in params.values())
+    assert quantized_mse(staged) < 0.95 * quantized_mse(model)
 
 
 def test_finetune_rate_per_step_moves_each_tensor_in_units_of_its_own_step(fitted):
