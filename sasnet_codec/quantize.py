@@ -161,8 +161,7 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
     if config.stage_steps <= 0:
         return
     params = dict(model.coded_parameters())
-    mask_ids = {id(p) for p in model.masks.parameters()} if model.masks is not None else set()
-    rounded: set[str] = set()
+    backbone, masks = model.backbone_and_mask_parameters()
     try:
         for number, stage in enumerate(model.quantization_stages()):
             with torch.no_grad():
@@ -170,10 +169,8 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
                     step = quantization_step(step_indices[name])
                     params[name].copy_(round_to_step(params[name], step_indices[name]) * step)
                     params[name].requires_grad_(False)   # no gradient work for fixed tensors
-            rounded.update(stage)
-            rest = [p for name, p in params.items() if name not in rounded]
-            groups = [([p for p in rest if id(p) not in mask_ids], fit.backbone_lr),
-                      ([p for p in rest if id(p) in mask_ids], fit.mask_lr)]
+            groups = [([p for p in group if p.requires_grad], lr)   # the still-float rest
+                      for group, lr in ((backbone, fit.backbone_lr), (masks, fit.mask_lr))]
             groups = [(group, lr) for group, lr in groups if group]
             schedule = Schedule(
                 steps=config.stage_steps,
