@@ -13,6 +13,7 @@ from benchmarks import entropy_headroom, rd_curve
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
+from sasnet_codec import DEFAULT_RECIPE
 from sasnet_codec.entropy import best_bits
 from sasnet_codec.info import describe
 from tests.helpers import synthetic_image
@@ -176,33 +177,52 @@ def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
         raise AssertionError(f"{bad} was accepted")
 
 
-def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
-    """Encodes made before a setting existed stay cached for configs that do not use it."""
+def older_settings(tmp_path) -> tuple:
+    """A codec whose every added setting is at its neutral value (the code before them), its
+    image, recipe overrides, and its settings as the older code held them (none of those)."""
     Image.fromarray(synthetic_image(40, 32, seed=0)).save(tmp_path / "im0.png")
     image = load_images(tmp_path)[0]
+    older = {}
+    for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
+        older.update(recipe_everywhere(name, neutral))
+    codec = rd_curve.NeuralCodec("x", "sasnet", older, "")
+    settings = asdict(codec.config(5, image, "cpu"))
     for (section, name), neutral in rd_curve.ADDED_SETTINGS.items():
-        codec = rd_curve.NeuralCodec("x", "sasnet", {name: (neutral,) * 8}, "")
-        settings = asdict(codec.config(5, image, "cpu"))
         assert settings[section].pop(name) == neutral
-        for (retired_section, retired), value in rd_curve.RETIRED_SETTINGS.items():
-            settings[retired_section][retired] = value
-        before = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        assert codec.settings_key(5, image, "cpu") == before
-        other = rd_curve.NeuralCodec("y", "sasnet", {name: (0.5,) * 8}, "")
+    return codec, image, older, settings
+
+
+def recipe_everywhere(name: str, value: object) -> dict:
+    """The Recipe override that sets `name` to `value` at every quality."""
+    per_quality = isinstance(getattr(DEFAULT_RECIPE, name), tuple)
+    return {name: (value,) * 8 if per_quality else value}
+
+
+def settings_hash(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
+    """Encodes made before a setting existed stay cached for configs that do not use it."""
+    codec, image, older, settings = older_settings(tmp_path)
+    for (section, name), value in rd_curve.RETIRED_SETTINGS.items():
+        settings[section][name] = value
+    before = settings_hash(settings)
+    assert codec.settings_key(5, image, "cpu") == before
+    for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
+        changed = neutral + (0.5 if isinstance(neutral, float) else 1)
+        other = rd_curve.NeuralCodec("y", "sasnet", {**older, **recipe_everywhere(name, changed)},
+                                     "")
         assert other.settings_key(5, image, "cpu") != before
 
 
 def test_a_retired_setting_keeps_the_older_keys_at_the_value_they_held(tmp_path):
     """Encodes made while a setting existed stay cached after it is removed."""
-    Image.fromarray(synthetic_image(40, 32, seed=0)).save(tmp_path / "im0.png")
-    image = load_images(tmp_path)[0]
-    codec = rd_curve.NeuralCodec("x", "sasnet", {}, "")
-    settings = asdict(codec.config(5, image, "cpu"))
+    codec, image, _, settings = older_settings(tmp_path)
     for (section, name), value in rd_curve.RETIRED_SETTINGS.items():
         assert name not in settings[section]
         settings[section][name] = value
-    held = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-    assert codec.settings_key(5, image, "cpu") == held
+    assert codec.settings_key(5, image, "cpu") == settings_hash(settings)
 
 
 def test_a_variant_runs_on_every_network_asked_for():
