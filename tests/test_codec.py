@@ -56,7 +56,7 @@ def test_gray_alpha_and_16bit_images(channels, dtype):
 def test_bpp_target_lands_within_10_percent():
     image = synthetic_image(48, 32)
     target = 3.0
-    quick = sc.Recipe(fit_steps=(120,) * 8, finetune_steps=10)
+    quick = sc.Recipe(fit_steps=(120,) * 8, finetune_steps=10, stage_steps=(10,) * 8)
     result = sc.encode_to_rate(image, target, device="cpu", recipe=quick, progress=False)
     assert abs(result.bpp - target) <= 0.1 * target
 
