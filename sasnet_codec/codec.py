@@ -1,8 +1,7 @@
 """encode(image) -> .sas bytes and decode(bytes) -> image: the pipeline, wired.
 
     image -> fit (float) -> step search -> staged rounding -> quantization-aware fine-tune
-          -> symbols
-          -> entropy coding -> container bytes -> (decoded again by the encoder to report)
+          -> symbols -> entropy coding -> container bytes -> (decoded again by the encoder to report)
     bytes -> container -> empty network from the header -> dequantized weights -> render
 """
 

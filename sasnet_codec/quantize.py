@@ -55,6 +55,11 @@ def round_to_step(tensor: torch.Tensor, step_index: int) -> torch.Tensor:
     return torch.round(tensor / quantization_step(step_index))
 
 
+def on_step(tensor: torch.Tensor, step_index: int) -> torch.Tensor:
+    """`tensor` rounded to the table step: the values the decoder will hold."""
+    return round_to_step(tensor, step_index) * quantization_step(step_index)
+
+
 def quantize_tensor(name: str, tensor: torch.Tensor, step_index: int) -> QuantizedTensor:
     """Symbols of `tensor`, clamped to the coder's range (the fine-tune may push a weight past
     the range its step was chosen for)."""
@@ -166,8 +171,7 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
         for number, stage in enumerate(model.quantization_stages()):
             with torch.no_grad():
                 for name in stage:
-                    step = quantization_step(step_indices[name])
-                    params[name].copy_(round_to_step(params[name], step_indices[name]) * step)
+                    params[name].copy_(on_step(params[name], step_indices[name]))
                     params[name].requires_grad_(False)   # no gradient work for fixed tensors
             groups = [([p for p in group if p.requires_grad], lr)   # the still-float rest
                       for group, lr in ((backbone, fit.backbone_lr), (masks, fit.mask_lr))]
@@ -196,7 +200,7 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
     plan = [(module_names[id(p)], p, step_indices[name]) for name, p in coded]
 
     def forward(coords: torch.Tensor) -> torch.Tensor:
-        rounded = {path: p + (round_to_step(p, index) * quantization_step(index) - p).detach()
+        rounded = {path: p + (on_step(p, index) - p).detach()
                    for path, p, index in plan}
         return functional_call(model, rounded, (coords,))
 

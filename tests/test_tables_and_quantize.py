@@ -32,6 +32,13 @@ def test_dequantized_values_are_bit_identical_to_integer_times_step():
     assert torch.max(torch.abs(values - tensor)) <= quantization_step(60) / 2 + 1e-7
 
 
+def quantized_mse(network, choice: dict[str, int], targets: Targets) -> float:
+    """MSE of the network the decoder would rebuild from `network` rounded at `choice`."""
+    probe = type(network)(network.config)
+    load_quantized(probe, quantize_model(network, choice))
+    return batches_mse(probe, targets.tiles(1 << 16))
+
+
 @pytest.fixture(scope="module")
 def fitted():
     image = image_from_array(synthetic_image(24, 16))
@@ -73,26 +80,16 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
     # Coarse steps (a steep RD slope) leave error for the fine-tune to win back.
     choice = {n: c.step_index for n, c in StepSearch(copy, targets).at_slope(4.0).items()}
 
-    def quantized_mse():
-        probe = type(model)(model.config)
-        load_quantized(probe, quantize_model(copy, choice))
-        return batches_mse(probe, targets.tiles(1 << 16))
-
-    before = quantized_mse()
+    before = quantized_mse(copy, choice, targets)
     finetune_quantized(copy, choice, targets,
                        QuantConfig(finetune_steps=40, finetune_step_share=0.01), 1 << 16, 0,
                        progress=False)
-    assert quantized_mse() < 0.95 * before
+    assert quantized_mse(copy, choice, targets) < 0.95 * before
 
 
 def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted):
     model, targets = fitted
     choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
-
-    def quantized_mse(network):
-        probe = type(model)(model.config)
-        load_quantized(probe, quantize_model(network, choice))
-        return batches_mse(probe, targets.tiles(1 << 16))
 
     staged = type(model)(model.config)
     staged.load_state_dict(model.state_dict())
@@ -104,7 +101,8 @@ def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted):
         step = quantization_step(choice[name])
         assert torch.equal(params[name], torch.round(params[name] / step) * step)
     assert all(p.requires_grad for p in params.values())
-    assert quantized_mse(staged) < 0.95 * quantized_mse(model)
+    rounded_at_once = quantized_mse(model, choice, targets)
+    assert quantized_mse(staged, choice, targets) < 0.95 * rounded_at_once
 
 
 def test_finetune_rate_per_step_moves_each_tensor_in_units_of_its_own_step(fitted):
