@@ -15,8 +15,8 @@ is re-measured, and a preset change re-runs only the encodes whose network or sc
 changes. The per-image rows of results files already in the output folder count as cached when
 the same codec source made them, so a fresh clone re-plots the committed results and runs only
 what is new. After a change to the codec's source that should not change its output,
-`--carry-from OLD_FINGERPRINT` re-encodes one image per network and, when the bytes match,
-carries the older source's encodes over instead of re-running them.
+`--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
+match, carries each older source's encodes over instead of re-running them.
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
 the settings that made it), summary.md (BD-rates with a bootstrap interval over the images)
 and rd.png.
@@ -486,11 +486,11 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     wanted = set(places.values())
     for published in dict.fromkeys((out, RESULTS / dataset)):  # each read once
         adopt_results(published, fingerprint, root, wanted)
-    if args.carry_from:
-        neural = [task for task in tasks if task[0] in codecs]
-        carried = carry_encodes(cache / dataset / args.carry_from, root, neural, folders, codecs,
+    neural = [task for task in tasks if task[0] in codecs]
+    for older in args.carry_from or ():   # in the order given: each fills what is still missing
+        carried = carry_encodes(cache / dataset / older, root, neural, folders, codecs,
                                 args.device, threads)
-        print(f"carried {carried} encodes from {args.carry_from} after a byte-identical check")
+        print(f"carried {carried} encodes from {older} after a byte-identical check")
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
@@ -570,9 +570,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
                         "or a preset change measured on every network), e.g. --variant slope1 "
                         "rd_slope=1; repeatable")
     parser.add_argument("--cache", help=f"per-image results cache (default {CACHE})")
-    parser.add_argument("--carry-from", metavar="FINGERPRINT",
-                        help="take the encodes the cache holds for this older codec source, "
-                        "after re-encoding one per network gives the same bytes")
+    parser.add_argument("--carry-from", nargs="+", metavar="FINGERPRINT",
+                        help="take the encodes the cache holds for these older codec sources "
+                        "(first named first), each once re-encoding one per network gives the "
+                        "same bytes")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")

@@ -141,12 +141,16 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
     for path in (tmp_path / "cache" / "tiny" / old).rglob("im1.sas"):
         path.unlink()     # a row without its file (adopted from results): carried, not checked
     old_files = [f for f in old_files if f.name != "im1.sas"]
+    for row in list((tmp_path / "cache" / "tiny" / old).rglob("im0.json")):
+        if json.loads(row.read_text())["codec"] == "siren":   # made by a still older source
+            older = tmp_path / "cache" / "tiny" / "older" / row.parent.relative_to(row.parents[2])
+            shutil.move(row.parent, older)
     monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed")
     encodes = []
     real = rd_curve.run_neural
     monkeypatch.setattr(rd_curve, "run_neural", lambda *a: encodes.append(a) or real(*a))
-    after = rd_curve.main(args + ["--carry-from", old])
-    assert len(encodes) == 2          # the check (one per network); the rest is carried
+    after = rd_curve.main(args + ["--carry-from", old, "older"])
+    assert len(encodes) == 2          # the checks (one per network); the rest is carried
     new_root = tmp_path / "cache" / "tiny" / "changed"
     assert sorted(p.relative_to(new_root) for p in new_root.rglob("*.sas")) == old_files
     for codec in ("sasnet", "siren"):
