@@ -145,6 +145,7 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
         if json.loads(row.read_text())["codec"] == "siren":   # made by a still older source
             older = tmp_path / "cache" / "tiny" / "older" / row.parent.relative_to(row.parents[2])
             shutil.move(row.parent, older)
+    assert len(list((tmp_path / "cache" / "tiny" / "older").rglob("*.sas"))) == 1
     monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed")
     encodes = []
     real = rd_curve.run_neural
