@@ -75,10 +75,10 @@ class Recipe(Settings):
     # (1e-5) for every tensor (ablation.md)
     finetune_step_share: float = 0.002
     # training steps after each rounding stage (QuantConfig.stage_steps) and their rate as a
-    # share of the fit's: 200 at 0.1x pays at 1, 3, 5, 6 and 7 (+0.03, +0.04, +0.06, +0.06 and
-    # +0.09 dB at equal rate, 19-24 of 24 images, same bytes; SIREN +0.02-0.06), 2 and 4
-    # follow; 8 is unmeasured and keeps 0, everything rounded at once (docs/notes.md)
-    stage_steps: tuple[int, ...] = (200,) * 7 + (0,)
+    # share of the fit's: 200 at 0.1x pays at 1, 3, 5, 6, 7 and 8 (+0.03, +0.04, +0.06, +0.06,
+    # +0.09 and +0.12 dB at equal rate, 19-24 of 24 images, same bytes; SIREN +0.02-0.10); 2
+    # and 4 follow unmeasured; 0 would round everything at once (docs/notes.md)
+    stage_steps: tuple[int, ...] = (200,) * 8
     stage_lr_share: float = 0.1
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
