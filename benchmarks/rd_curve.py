@@ -164,7 +164,8 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
 
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
-    ("fit", "mask_warmup"): 0.0, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1}
+    ("fit", "mask_warmup"): 0.0, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1,
+    ("quant", "stage_splits"): 1}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
 

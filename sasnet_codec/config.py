@@ -182,6 +182,7 @@ class QuantConfig(Settings):
     # fit's rates, to absorb that stage's error (0: everything rounded at once)
     stage_steps: int = 0
     stage_lr_share: float = 0.1
+    stage_splits: int = 1            # portions per stage, largest magnitudes rounded first
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
     def __post_init__(self) -> None:
@@ -192,6 +193,7 @@ class QuantConfig(Settings):
         require(self.stage_steps >= 0, "stage_steps cannot be negative")
         require(math.isfinite(self.stage_lr_share) and self.stage_lr_share > 0,
                 "stage_lr_share must be positive")
+        require(self.stage_splits >= 1, "stage_splits must be at least 1")
         require(self.search_pixels >= 1, "search_pixels must be at least 1")
 
 

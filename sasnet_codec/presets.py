@@ -80,6 +80,8 @@ class Recipe(Settings):
     # and 4 follow unmeasured; 0 would round everything at once (docs/notes.md)
     stage_steps: tuple[int, ...] = (200,) * 8
     stage_lr_share: float = 0.1
+    # portions each rounding stage is split into, largest weights first (QuantConfig.stage_splits)
+    stage_splits: tuple[int, ...] = (1,) * 8
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
@@ -119,6 +121,8 @@ class Recipe(Settings):
                 "finetune_step_share and stage_lr_share must be positive")
         require(all(isinstance(steps, int) for steps in self.fit_steps + self.stage_steps),
                 "fit_steps and stage_steps must be whole numbers")
+        require(all(isinstance(n, int) and n >= 1 for n in self.stage_splits),
+                "stage_splits must be whole numbers of at least 1")
         require(all(0 < share <= 1 for share in self.batch_fraction),
                 "batch_fraction must be in (0, 1]")
         require(all(0 <= share < 1 for share in self.mask_warmup),
@@ -273,4 +277,5 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                           finetune_steps=recipe.finetune_steps,
                           finetune_step_share=recipe.finetune_step_share,
                           stage_steps=recipe.stage_steps[level],
-                          stage_lr_share=recipe.stage_lr_share))
+                          stage_lr_share=recipe.stage_lr_share,
+                          stage_splits=recipe.stage_splits[level]))

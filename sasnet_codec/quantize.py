@@ -10,9 +10,9 @@ D ~ R^-gamma then -dD/dR = gamma * D / R, and we iterate lambda = rd_slope * D /
 point. For a rate target we bisect lambda instead.
 
 Staged rounding. With the steps fixed, the network is rounded a group of tensors at a time,
-input side first, and the still-float rest trains a little after each group at a fraction of the
-fit's rates, so the later layers absorb the earlier layers' rounding error rather than stacking
-their own on top of it.
+input side first (optionally each group in portions, largest weights first), and the
+still-float rest trains a little after each at a fraction of the fit's rates, so the later
+weights absorb the earlier ones' rounding error rather than stacking their own on top of it.
 
 Fine-tune. With the steps fixed, the network trains a little more through straight-through
 rounding (forward with rounded weights, gradients to the float shadow weights), so the other
@@ -160,31 +160,58 @@ class StepSearch:
 
 def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Targets,
                     config: QuantConfig, fit: FitConfig, progress: bool = True) -> None:
-    """Round model.quantization_stages() in turn, each followed by `config.stage_steps` of
-    training of the tensors not yet rounded; leaves the rounded ones on their steps. The
-    fine-tune alone cannot do this: at its rates it only picks rounding directions."""
+    """Round model.quantization_stages() in turn, each in `config.stage_splits` portions of
+    its entries (largest magnitudes first, as in incremental network quantization), and after
+    each portion train what is still float for `config.stage_steps`; leaves the rounded
+    tensors on their steps. The fine-tune alone cannot do this: at its rates it only picks
+    rounding directions."""
     if config.stage_steps <= 0:
         return
     params = dict(model.coded_parameters())
     backbone, masks = model.backbone_and_mask_parameters()
+    fixed = {name: torch.zeros_like(p, dtype=torch.bool) for name, p in params.items()}
+    hooks = []
+    number = 0
     try:
-        for number, stage in enumerate(model.quantization_stages()):
-            with torch.no_grad():
-                for name in stage:
-                    params[name].copy_(on_step(params[name], step_indices[name]))
-                    params[name].requires_grad_(False)   # no gradient work for fixed tensors
-            groups = [([p for p in group if p.requires_grad], lr)   # the still-float rest
-                      for group, lr in ((backbone, fit.backbone_lr), (masks, fit.mask_lr))]
-            groups = [(group, lr) for group, lr in groups if group]
-            schedule = Schedule(
-                steps=config.stage_steps,
-                learning_rates=tuple(config.stage_lr_share * lr for _, lr in groups),
-                final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
-                seed=fit.seed + 1 + number, description=f"rounding stage {number + 1}")
-            optimise([group for group, _ in groups], model, targets, schedule, progress)
+        for stage in model.quantization_stages():
+            for portion in range(1, config.stage_splits + 1):
+                with torch.no_grad():
+                    for name in stage:
+                        param = params[name]
+                        if portion == config.stage_splits:
+                            param.copy_(on_step(param, step_indices[name]))
+                            param.requires_grad_(False)   # no gradient work for fixed tensors
+                            continue
+                        fixed[name] = largest_first(param, fixed[name],
+                                                    param.numel() * portion // config.stage_splits)
+                        param.copy_(torch.where(fixed[name], on_step(param, step_indices[name]),
+                                                param))
+                        if portion == 1:   # a fresh Adam never moves an entry with no gradient
+                            hooks.append(param.register_hook(
+                                lambda grad, name=name: grad.masked_fill(fixed[name], 0)))
+                groups = [([p for p in group if p.requires_grad], lr)   # the still-float rest
+                          for group, lr in ((backbone, fit.backbone_lr), (masks, fit.mask_lr))]
+                groups = [(group, lr) for group, lr in groups if group]
+                schedule = Schedule(
+                    steps=config.stage_steps,
+                    learning_rates=tuple(config.stage_lr_share * lr for _, lr in groups),
+                    final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
+                    seed=fit.seed + 1 + number, description=f"rounding stage {number + 1}")
+                optimise([group for group, _ in groups], model, targets, schedule, progress)
+                number += 1
     finally:
+        for hook in hooks:
+            hook.remove()
         for p in params.values():
             p.requires_grad_(True)
+
+
+def largest_first(tensor: torch.Tensor, fixed: torch.Tensor, count: int) -> torch.Tensor:
+    """`fixed` grown to `count` entries by the largest magnitudes still outside it."""
+    scores = torch.where(fixed, torch.inf, tensor.detach().abs()).reshape(-1)
+    grown = torch.zeros_like(scores, dtype=torch.bool)
+    grown[scores.topk(count).indices] = True
+    return grown.reshape(tensor.shape)
 
 
 def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Targets,

@@ -5,8 +5,8 @@ import torch
 from sasnet_codec.config import FitConfig, QuantConfig
 from sasnet_codec.fit import Targets, batches_mse, fit
 from sasnet_codec.image_io import image_from_array
-from sasnet_codec.quantize import (StepSearch, finetune_quantized, load_quantized, round_in_stages,
-                                   quantize_model, quantize_tensor)
+from sasnet_codec.quantize import (StepSearch, finetune_quantized, largest_first, load_quantized,
+                                   on_step, quantize_model, quantize_tensor, round_in_stages)
 from sasnet_codec.tables import exp2_sixteenths, laplace_scale, quantization_step
 
 from tests.helpers import synthetic_image, tiny_config
@@ -87,13 +87,15 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
     assert quantized_mse(copy, choice, targets) < 0.95 * before
 
 
-def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted):
+@pytest.mark.parametrize("splits", [1, 2])
+def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted, splits):
     model, targets = fitted
     choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
 
     staged = type(model)(model.config)
     staged.load_state_dict(model.state_dict())
-    round_in_stages(staged, choice, targets, QuantConfig(stage_steps=30), FitConfig(), False)
+    round_in_stages(staged, choice, targets, QuantConfig(stage_steps=30, stage_splits=splits),
+                    FitConfig(), False)
     params = dict(staged.coded_parameters())
     stages = staged.quantization_stages()
     assert stages[0][0] == "grid.table" and "hidden1.weight" not in sum(stages, [])
@@ -103,6 +105,33 @@ def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted):
     assert all(p.requires_grad for p in params.values())
     rounded_at_once = quantized_mse(model, choice, targets)
     assert quantized_mse(staged, choice, targets) < 0.95 * rounded_at_once
+
+
+def test_a_split_stage_rounds_its_largest_weights_first_and_holds_them_while_the_rest_trains(
+        fitted):
+    model, targets = fitted
+    choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
+    staged = type(model)(model.config)
+    staged.load_state_dict(model.state_dict())
+    round_in_stages(staged, choice, targets, QuantConfig(stage_steps=30, stage_splits=2),
+                    FitConfig(), False)
+    original, after = dict(model.coded_parameters()), dict(staged.coded_parameters())
+    moved = 0
+    for name in staged.quantization_stages()[0]:
+        large = largest_first(original[name], torch.zeros_like(original[name], dtype=torch.bool),
+                              original[name].numel() // 2)
+        rounded_first = on_step(original[name].detach(), choice[name])
+        assert torch.equal(after[name][large], rounded_first[large])   # never trained again
+        moved += int((after[name][~large] != rounded_first[~large]).sum())
+    assert moved > 0   # the small half trained before its own rounding
+
+
+def test_largest_first_grows_the_fixed_set_by_magnitude():
+    weights = torch.tensor([[0.5, -3.0], [2.0, -0.1]])
+    half = largest_first(weights, torch.zeros_like(weights, dtype=torch.bool), 2)
+    assert half.tolist() == [[False, True], [True, False]]
+    kept = torch.tensor([[False, False], [False, True]])   # a fixed entry stays fixed
+    assert largest_first(weights, kept, 2).tolist() == [[False, True], [False, True]]
 
 
 def test_finetune_rate_per_step_moves_each_tensor_in_units_of_its_own_step(fitted):
