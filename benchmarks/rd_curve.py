@@ -338,7 +338,7 @@ def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) 
 
 def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchImage]],
                   folders: dict, codecs: dict[str, NeuralCodec], device: str,
-                  threads: int) -> int:
+                  threads: int) -> tuple[int, int]:
     """Copy into the cache at `root` the encodes of `tasks` it lacks and the cache of another
     codec source (`old_root`) holds, once the cheapest encode of each architecture there,
     encoded again now, gave the same bytes: a change that alters no output should not cost
@@ -346,7 +346,7 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     older cache holds without their .sas (adopted from results files) come too, once their
     network's check passed; a network with no .sas to check carries nothing. The check may
     use an encode carried before, so an interrupted carry resumes. Returns the encodes
-    carried."""
+    carried and the re-encodes that checked them."""
     held, checkable = {}, []
     for codec, quality, image in tasks:
         folder = folders[codec, quality, image.name]
@@ -382,7 +382,7 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
         folder.mkdir(parents=True, exist_ok=True)
         for path in old.glob(f"{name}.*"):
             shutil.copy2(path, folder / path.name)
-    return len(carried)
+    return len(carried), len(checks)
 
 
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
@@ -489,9 +489,9 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         adopt_results(published, fingerprint, root, wanted)
     neural = [task for task in tasks if task[0] in codecs]
     for older in args.carry_from or ():   # in the order given: each fills what is still missing
-        carried = carry_encodes(cache / dataset / older, root, neural, folders, codecs,
-                                args.device, threads)
-        print(f"carried {carried} encodes from {older} after a byte-identical check")
+        carried, checks = carry_encodes(cache / dataset / older, root, neural, folders, codecs,
+                                        args.device, threads)
+        print(f"carried {carried} encodes from {older} ({checks} byte-identical re-encodes)")
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
