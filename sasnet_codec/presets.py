@@ -74,15 +74,17 @@ class Recipe(Settings):
     # 8, 20-24 of 24 images, SIREN +0.06-0.19) with the same bytes and time, against one rate
     # (1e-5) for every tensor (ablation.md)
     finetune_step_share: float = 0.002
-    # training steps after each rounding stage (QuantConfig.stage_steps) and their rate as a
-    # share of the fit's: 200 at 0.1x pays at 1, 3, 5, 6, 7 and 8 (+0.03, +0.04, +0.06, +0.06,
-    # +0.09 and +0.12 dB at equal rate, 19-24 of 24 images, same bytes; SIREN +0.02-0.10); 2
-    # and 4 follow unmeasured; 0 would round everything at once (docs/notes.md)
-    stage_steps: tuple[int, ...] = (200,) * 8
+    # training steps after each rounding stage, or each portion of one (QuantConfig.stage_steps),
+    # and their rate as a share of the fit's: 200 at 0.1x pays at 1, 3, 5, 6, 7 and 8 (+0.03,
+    # +0.04, +0.06, +0.06, +0.09 and +0.12 dB at equal rate, 19-24 of 24 images, same bytes;
+    # SIREN +0.02-0.10); 2 and 4 follow unmeasured; 0 would round everything at once. At the
+    # default, four portions of 50 steps cost what one stage of 200 does (docs/notes.md)
+    stage_steps: tuple[int, ...] = (200,) * 4 + (50,) + (200,) * 3
     stage_lr_share: float = 0.1
     # portions each rounding stage is rounded in, largest weights first (QuantConfig.stage_splits):
-    # four at the default pay +0.08 dB at equal rate over one (two +0.05; 24 of 24 images,
-    # same bytes; SIREN +0.09); the other qualities are unmeasured and keep one (docs/notes.md)
+    # four of 50 steps at the default pay +0.06 dB at equal rate over one stage of 200 (24 of 24
+    # images, same bytes, same time; SIREN about +0.07); four of 200 steps paid 0.02 dB more
+    # for 1.25x the encode time. The other qualities are unmeasured and keep one (docs/notes.md)
     stage_splits: tuple[int, ...] = (1,) * 4 + (4,) + (1,) * 3
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
