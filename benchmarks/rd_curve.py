@@ -322,18 +322,27 @@ def save_row(path: Path, row: Row) -> None:
     path.write_text(json.dumps(asdict(row)))
 
 
-def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
+def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str],
+                  here: str) -> list[Path]:
     """Put into the cache at `root` the rows, at one of `places`, of the results files in
     `folder` that this codec source made and the cache lacks: results on disk are as good as
-    the cache they came from, and once cached they survive a run that rewrites the files."""
-    for path in folder.glob("*.json"):
+    the cache they came from, and once cached they survive a run that rewrites the files.
+    Returns the files that gave rows and were made on other hardware than `here`: the same
+    encode on another CPU model lands elsewhere (README, Reproducibility)."""
+    elsewhere = []
+    for path in sorted(folder.glob("*.json")):
         report = json.loads(path.read_text())
         if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
             continue
+        adopted = 0
         for row in report["per_image"]:
             cached = root / row["settings"] / f"{row['image']}.json"
             if row["settings"] in places and not cached.exists():
                 save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
+                adopted += 1
+        if adopted and f", {here}; codec" not in report.get("description", ""):
+            elsewhere.append(path)
+    return elsewhere
 
 
 def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchImage]],
@@ -485,8 +494,13 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     folders = {task: root / place for task, place in places.items()}
     # a screen's own folder, then the dataset's committed curves (its baseline, without a cache)
     wanted = set(places.values())
-    for published in dict.fromkeys((out, RESULTS / dataset)):  # each read once
-        adopt_results(published, fingerprint, root, wanted)
+    hw = hardware(args.device)
+    elsewhere = [path for published in dict.fromkeys((out, RESULTS / dataset))  # each read once
+                 for path in adopt_results(published, fingerprint, root, wanted, hw)]
+    if elsewhere:
+        print(f"note: rows taken from {', '.join(p.name for p in elsewhere)} were encoded on "
+              f"other hardware than this {hw}; a neural encode differs per image between CPU "
+              "models, so compare a variant only with a base encoded on one")
     neural = [task for task in tasks if task[0] in codecs]
     for older in args.carry_from or ():   # in the order given: each fills what is still missing
         carried, checks = carry_encodes(cache / dataset / older, root, neural, folders, codecs,
@@ -535,7 +549,6 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
                                         args.device)] = group
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
-    hw = hardware(args.device)
     description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))
     names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}

@@ -207,6 +207,23 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def test_rows_adopted_from_results_made_on_other_hardware_are_named(tmp_path):
+    row = {"codec": "sasnet", "point": 5, "image": "im0", "bpp": 1.0, "psnr": 30.0,
+           "ms_ssim": 0.9, "encoding_time": 1.0, "decoding_time": 0.1, "settings": "encodes/k"}
+    for name, machine in (("here.json", "CPU A, 2 cores visible"),
+                          ("there.json", "CPU B, 2 cores visible")):
+        report = {"description": f"tiny, 1 images, {machine}; codec f", "codec_fingerprint": "f",
+                  "per_image": [{**row, "image": name}]}
+        (tmp_path / name).write_text(json.dumps(report))
+    elsewhere = rd_curve.adopt_results(tmp_path, "f", tmp_path / "cache", {"encodes/k"},
+                                       "CPU A, 2 cores visible")
+    assert elsewhere == [tmp_path / "there.json"]
+    assert len(list((tmp_path / "cache" / "encodes" / "k").glob("*.json"))) == 2
+    # nothing adopted (the cache has the rows now): nothing to warn about
+    assert rd_curve.adopt_results(tmp_path, "f", tmp_path / "cache", {"encodes/k"},
+                                  "CPU A, 2 cores visible") == []
+
+
 def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
     """Encodes made before a setting existed stay cached for configs that do not use it."""
     codec, image, older, settings = older_settings(tmp_path)
