@@ -340,7 +340,7 @@ def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str],
             if row["settings"] in places and not cached.exists():
                 save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
                 adopted += 1
-        if adopted and f", {here}; codec" not in report.get("description", ""):
+        if adopted and here not in report.get("description", ""):   # run() writes it there
             elsewhere.append(path)
     return elsewhere
 
