@@ -30,6 +30,12 @@ def per_image_curves(report: dict) -> dict[str, Curve]:
     return dict(curves)
 
 
+def machines(report: dict) -> dict[tuple[str, int], str | None]:
+    """The machine that measured each (image, rate point) row; None in files from before
+    rd_curve named it."""
+    return {(row["image"], row["point"]): row.get("hardware") for row in report["per_image"]}
+
+
 def psnr_at_rate(curve: Curve, bpp: float) -> float:
     """The curve's PSNR at `bpp`, linear in log-rate on the enclosing (or end) segment."""
     points = sorted(curve.values())
@@ -42,8 +48,12 @@ def psnr_at_rate(curve: Curve, bpp: float) -> float:
 
 def compare(test: dict, base: dict) -> dict[int, dict]:
     """Per rate point of `test`: mean rate change against base's same point, mean PSNR gain at
-    equal rate, how many images gain, and the range of the gains."""
+    equal rate, how many images gain, the range of the gains, and how many images' two rows
+    were measured on different machines (a neural encode differs per image between CPU
+    models, by as much as the levers a screen measures)."""
     test_curves, base_curves = per_image_curves(test), per_image_curves(base)
+    test_machines, base_machines = machines(test), machines(base)
+    mixed: dict[int, int] = defaultdict(int)
     gains: dict[int, list[float]] = defaultdict(list)
     rate_changes: dict[int, list[float]] = defaultdict(list)
     for image, curve in test_curves.items():
@@ -54,11 +64,13 @@ def compare(test: dict, base: dict) -> dict[int, dict]:
         for point, (bpp, psnr) in curve.items():
             gains[point].append(psnr - psnr_at_rate(base_curve, bpp))
             rate_changes[point].append(bpp / base_curve[point][0] - 1)
+            mixed[point] += test_machines[image, point] != base_machines[image, point]
     return {point: {"rate_change_percent": 100 * float(np.mean(rate_changes[point])),
                     "equal_rate_gain_db": float(np.mean(gains[point])),
                     "images_better": sum(gain > 0 for gain in gains[point]),
                     "images": len(gains[point]),
-                    "gain_range_db": (min(gains[point]), max(gains[point]))}
+                    "gain_range_db": (min(gains[point]), max(gains[point])),
+                    "images_on_other_machines": mixed[point]}
             for point in sorted(gains)}
 
 
@@ -76,6 +88,9 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
         print(f"point {point}: rate {r['rate_change_percent']:+.1f}%, at equal rate "
               f"{r['equal_rate_gain_db']:+.2f} dB ({r['images_better']} of {r['images']} "
               f"images better, {low:+.2f} to {high:+.2f})")
+        if r["images_on_other_machines"]:
+            print(f"  warning: {r['images_on_other_machines']} images' two rows were measured "
+                  "on different machines; rerun the base with rd_curve --this-machine")
     return result
 
 

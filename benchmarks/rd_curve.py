@@ -17,9 +17,13 @@ the same codec source made them, so a fresh clone re-plots the committed results
 what is new. After a change to the codec's source that should not change its output,
 `--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
 match, carries each older source's encodes over instead of re-running them.
+Every row names the machine that measured it, and the cache keeps a neural encode per machine:
+the same settings give other bytes on another CPU model. Rows from another machine re-plot
+results anywhere, with a note that says so; `--this-machine` encodes them here, which a screen
+needs for its base.
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
-the settings that made it), summary.md (BD-rates with a bootstrap interval over the images)
-and rd.png.
+the settings and machine that made it), summary.md (BD-rates with a bootstrap interval over
+the images, and the machines) and rd.png.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -48,6 +53,7 @@ from PIL import Image, features
 from tqdm.auto import tqdm
 
 from sasnet_codec.config import EncoderConfig
+from sasnet_codec.device import resolve_device
 from sasnet_codec.metrics import psnr
 from sasnet_codec.presets import QUALITY_LEVELS
 
@@ -80,6 +86,7 @@ class Row:
     ms_ssim: float
     encoding_time: float  # seconds
     decoding_time: float  # seconds
+    hardware: str         # the machine that measured it: a neural encode depends on the CPU model
 
 
 def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
@@ -116,7 +123,7 @@ def pillow_build(codec: str) -> str:
     return f"pillow-{PIL.__version__}-{library}-{features.version(library)}"
 
 
-def run_pillow(codec: str, quality: int, image: BenchImage) -> Row:
+def run_pillow(codec: str, quality: int, image: BenchImage, hardware: str) -> Row:
     fmt, _, options = PILLOW_FORMATS[codec]
     buffer = io.BytesIO()
     start = time.perf_counter()
@@ -130,7 +137,7 @@ def run_pillow(codec: str, quality: int, image: BenchImage) -> Row:
     height, width = image.pixels.shape[:2]
     return Row(codec, quality, image.name, len(data) * 8 / (width * height),
                psnr(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
-               decoding)
+               decoding, hardware)
 
 
 def _worker_init(threads: int) -> None:
@@ -140,9 +147,9 @@ def _worker_init(threads: int) -> None:
 
 
 def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchImage,
-               folder: str, device: str) -> Row:
-    """One real encode and decode through the public file API; `recipe` holds the fields that
-    differ from the default Recipe."""
+               folder: str, device: str, hardware: str) -> Row:
+    """One real encode and decode through the public file API, on the machine `hardware`
+    names; `recipe` holds the fields that differ from the default Recipe."""
     import sasnet_codec as sc
 
     work = Path(folder)
@@ -160,7 +167,7 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
     height, width = image.pixels.shape[:2]
     bpp = coded.stat().st_size * 8 / (width * height)
     return Row(codec, quality, image.name, bpp, psnr(image.pixels, decoded),
-               ms_ssim_rgb(image.pixels, decoded), encoding, decoding)
+               ms_ssim_rgb(image.pixels, decoded), encoding, decoding, hardware)
 
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
@@ -292,7 +299,8 @@ def torch_threads(threads: int) -> Iterator[None]:
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
               fingerprint: str, places: dict[tuple[str, float, str], str]) -> dict:
     """CompressAI's schema: per rate point, the mean over images (complete points only); each
-    per-image row also names its settings' place in the cache, for `adopt_results`."""
+    per-image row also names its settings' place in the cache, for `adopt_results`, and the
+    description ends with the machines that measured the rows."""
     points = sorted({r.point for r in rows if r.codec == codec})
     results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
                                    "decoding_time")}
@@ -310,6 +318,9 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
         results["encoding_time"].append(statistics.fmean(r.encoding_time for r in mine))
         results["decoding_time"].append(statistics.fmean(r.decoding_time for r in mine))
         per_image += [{**asdict(r), "settings": places[r.codec, r.point, r.image]} for r in mine]
+    machines = collections.Counter(row["hardware"] for row in per_image)
+    description += "; measured on " + ", ".join(f"{machine} ({count} rows)"
+                                                for machine, count in sorted(machines.items()))
     return {"name": name, "description": description, "codec_fingerprint": fingerprint,
             "results": results,
             "rate_points": [p for p in points
@@ -317,55 +328,87 @@ def aggregate(rows: list[Row], codec: str, images: int, name: str, description: 
             "per_image": per_image}
 
 
+NEURAL_PLACES = "encodes/"
+"""The cache places of neural encodes (a Pillow codec's are named after its build)."""
+
+
+def machine_folder(hardware: str) -> str:
+    """A machine's `hardware()` description as a folder name."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", hardware).strip("-")
+
+
+def entry_folder(root: Path, place: str, hardware: str) -> Path:
+    """Where the cache at `root` keeps one row (and a neural encode's files): a neural encode
+    under the machine that made it as well, for the same settings give other bytes on another
+    CPU model (README, Reproducibility); a Pillow row once, since no CPU changes its bytes."""
+    folder = root / place
+    return folder / machine_folder(hardware) if place.startswith(NEURAL_PLACES) else folder
+
+
+def row_from(entry: dict) -> Row | None:
+    """A Row from a cached or published row, or None when it lacks a field (an older rd_curve
+    wrote it): such a row is measured again rather than guessed."""
+    if not all(field.name in entry for field in fields(Row)):
+        return None
+    return Row(**{field.name: entry[field.name] for field in fields(Row)})
+
+
 def save_row(path: Path, row: Row) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(row)))
 
 
-def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str],
-                  here: str) -> list[Path]:
+def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool) -> Row | None:
+    """The cache's row for `image` at `place`: this machine's; else, unless `this_machine`, a
+    neural row another machine made (the first by name), which re-plots published results on
+    any machine and is named as foreign at start-up."""
+    own = entry_folder(root, place, here) / f"{image}.json"
+    candidates = [own] if this_machine else [own, *sorted((root / place).glob(f"*/{image}.json"))]
+    for path in candidates:
+        if path.exists() and (row := row_from(json.loads(path.read_text()))):
+            return row
+    return None
+
+
+def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
     """Put into the cache at `root` the rows, at one of `places`, of the results files in
     `folder` that this codec source made and the cache lacks: results on disk are as good as
-    the cache they came from, and once cached they survive a run that rewrites the files.
-    Returns the files that gave rows and were made on other hardware than `here`: the same
-    encode on another CPU model lands elsewhere (README, Reproducibility)."""
-    elsewhere = []
+    the cache they came from, and once cached they survive a run that rewrites the files."""
     for path in sorted(folder.glob("*.json")):
         report = json.loads(path.read_text())
         if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
             continue
-        adopted = 0
-        for row in report["per_image"]:
-            cached = root / row["settings"] / f"{row['image']}.json"
-            if row["settings"] in places and not cached.exists():
-                save_row(cached, Row(**{field.name: row[field.name] for field in fields(Row)}))
-                adopted += 1
-        if adopted and here not in report.get("description", ""):   # run() writes it there
-            elsewhere.append(path)
-    return elsewhere
+        for entry in report["per_image"]:
+            row = row_from(entry)
+            if row is None or entry["settings"] not in places:
+                continue
+            cached = entry_folder(root, entry["settings"], row.hardware) / f"{row.image}.json"
+            if not cached.exists():
+                save_row(cached, row)
 
 
 def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchImage]],
-                  folders: dict, codecs: dict[str, NeuralCodec], device: str,
-                  threads: int) -> tuple[int, int]:
+                  places: dict, codecs: dict[str, NeuralCodec], device: str, threads: int,
+                  here: str) -> tuple[int, int]:
     """Copy into the cache at `root` the encodes of `tasks` it lacks and the cache of another
-    codec source (`old_root`) holds, once the cheapest encode of each architecture there,
-    encoded again now, gave the same bytes: a change that alters no output should not cost
-    every encode again, and one that does alters the check's bytes and is refused. Rows the
-    older cache holds without their .sas (adopted from results files) come too, once their
-    network's check passed; a network with no .sas to check carries nothing. The check may
-    use an encode carried before, so an interrupted carry resumes. Returns the encodes
-    carried and the re-encodes that checked them."""
+    codec source (`old_root`) holds, from every machine there, once the cheapest encode of each
+    architecture that this machine made there, encoded again now, gave the same bytes: a change
+    that alters no output should not cost every encode again, and one that does alters the
+    check's bytes and is refused. Rows the older cache holds without their .sas (adopted from
+    results files) come too, once their network's check passed; a network with no .sas of this
+    machine's to check carries nothing. The check may use an encode carried before, so an
+    interrupted carry resumes. Returns the encodes carried and the re-encodes that checked
+    them."""
     held, checkable = {}, []
     for codec, quality, image in tasks:
-        folder = folders[codec, quality, image.name]
-        old = old_root / folder.relative_to(root)
-        if not (old / f"{image.name}.json").exists():
-            continue
-        if (old / f"{image.name}.sas").exists():
-            checkable.append((codec, quality, image, old))
-        if not (folder / f"{image.name}.json").exists():
-            held[folder, image.name] = (codec, quality, image, old)
+        place = places[codec, quality, image.name]
+        mine = entry_folder(old_root, place, here)
+        if (mine / f"{image.name}.json").exists() and (mine / f"{image.name}.sas").exists():
+            checkable.append((codec, quality, image, mine))
+        for old in sorted((old_root / place).glob(f"*/{image.name}.json")):
+            new = root / place / old.parent.name
+            if not (new / old.name).exists():
+                held[new, image.name] = (codec, quality, image, old.parent)
 
     def pixel_steps(entry: tuple) -> int:
         fit = codecs[entry[0]].config(entry[1], entry[2], device).fit
@@ -380,7 +423,7 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
         for codec, quality, image, old in checks.values():
             with tempfile.TemporaryDirectory() as work:
                 run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
-                           work, device)
+                           work, device, here)
                 same = (Path(work) / f"{image.name}.sas").read_bytes() == (
                     old / f"{image.name}.sas").read_bytes()
             if not same:
@@ -394,9 +437,22 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     return len(carried), len(checks)
 
 
+def measured_on(reports: dict[str, dict]) -> list[str]:
+    """One line per machine: the codecs and rate points whose rows it measured."""
+    machines: dict[str, dict[str, set]] = {}
+    for codec, report in reports.items():
+        for row in report["per_image"]:
+            machines.setdefault(row["hardware"], {}).setdefault(codec, set()).add(row["point"])
+    return [f"- {machine}: " + "; ".join(f"{codec} {', '.join(f'{p:g}' for p in sorted(points))}"
+                                         for codec, points in codecs.items())
+            for machine, codecs in sorted(machines.items())]
+
+
 def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
     lines = [f"# Rate-distortion on {dataset}", "",
-             f"Hardware: {hw}. Settings: {json.dumps(settings)}.", "",
+             f"Run on {hw}. Settings: {json.dumps(settings)}.", "",
+             "Rows measured on (a neural encode differs per image between CPU models, README "
+             "\"Reproducibility\"):", "", *measured_on(reports), "",
              "Bjoentegaard deltas of **sasnet** against each codec, over the overlapping range "
              "(PCHIP interpolation of log-rate vs PSNR, integrated exactly; negative BD-rate = "
              "sasnet needs fewer bits for the same PSNR):", "",
@@ -489,32 +545,36 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     builds = {codec: pillow_build(codec) for codec in args.pillow}
     places = {(codec, point, image.name): f"{codec}/{builds[codec]}/{point:g}"
               if codec in PILLOW_POINTS
-              else "encodes/" + codecs[codec].settings_key(point, image, args.device)
+              else NEURAL_PLACES + codecs[codec].settings_key(point, image, args.device)
               for codec, point, image in tasks}
-    folders = {task: root / place for task, place in places.items()}
+    hw = hardware(str(resolve_device(args.device)))
+    folders = {task: entry_folder(root, place, hw) for task, place in places.items()}
     # a screen's own folder, then the dataset's committed curves (its baseline, without a cache)
     wanted = set(places.values())
-    hw = hardware(args.device)
-    elsewhere = [path for published in dict.fromkeys((out, RESULTS / dataset))  # each read once
-                 for path in adopt_results(published, fingerprint, root, wanted, hw)]
-    if elsewhere:
-        print(f"note: rows taken from {', '.join(p.name for p in elsewhere)} were encoded on "
-              f"other hardware than this {hw}; a neural encode differs per image between CPU "
-              "models, so compare a variant only with a base encoded on one")
+    for published in dict.fromkeys((out, RESULTS / dataset)):   # each read once
+        adopt_results(published, fingerprint, root, wanted)
     neural = [task for task in tasks if task[0] in codecs]
     for older in args.carry_from or ():   # in the order given: each fills what is still missing
-        carried, checks = carry_encodes(cache / dataset / older, root, neural, folders, codecs,
-                                        args.device, threads)
+        carried, checks = carry_encodes(cache / dataset / older, root, neural, places, codecs,
+                                        args.device, threads, hw)
         print(f"carried {carried} encodes from {older} ({checks} byte-identical re-encodes)")
     rows: list[Row] = []
     todo = []
     for codec, point, image in tasks:
-        cached = folders[codec, point, image.name] / f"{image.name}.json"
-        if cached.exists():   # may come from another codec key with the same settings
-            row = json.loads(cached.read_text())
-            rows.append(Row(**{**row, "codec": codec, "point": point}))
+        # may come from another codec key with the same settings
+        row = cached_row(root, places[codec, point, image.name], image.name, hw,
+                         args.this_machine)
+        if row:
+            rows.append(replace(row, codec=codec, point=point))
         else:
             todo.append((codec, point, image))
+    foreign = collections.Counter(row.hardware for row in rows
+                                  if row.codec in codecs and row.hardware != hw)
+    if foreign:
+        print(f"note: {sum(foreign.values())} neural rows were encoded on other hardware than "
+              f"this {hw} ({'; '.join(sorted(foreign))}); a neural encode differs per image "
+              "between CPU models, so a variant is compared with its base after --this-machine "
+              "has encoded the base here")
     # Tasks with the same settings on the same image share one encode (the first one runs).
     sharing: dict[tuple[Path, str], list[tuple[str, int, BenchImage]]] = {}
     for codec, point, image in (t for t in todo if t[0] in codecs):
@@ -537,7 +597,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
 
     with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
         for task in [t for t in todo if t[0] in PILLOW_POINTS]:
-            store(run_pillow(*task), [task])
+            store(run_pillow(*task, hw), [task])
         if neural_todo:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
@@ -546,10 +606,10 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
                     key, quality, image = group[0]
                     pending[pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe,
                                         quality, image, str(folders[key, quality, image.name]),
-                                        args.device)] = group
+                                        args.device, hw)] = group
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
-    description = (f"{dataset}, {len(images)} images, {hw}; codec {fingerprint}"
+    description = (f"{dataset}, {len(images)} images; codec {fingerprint}"
                    + (f", fit steps {args.steps}" if args.steps else ""))
     names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}
     reports = {codec: aggregate(rows, codec, len(images), names[codec], description, fingerprint,
@@ -588,6 +648,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
                         help="take the encodes the cache holds for these older codec sources "
                         "(first named first), each once re-encoding one per network gives the "
                         "same bytes")
+    parser.add_argument("--this-machine", action="store_true",
+                        help="encode here the neural rows held only from other hardware (a "
+                        "screen's base: an encode differs per image between CPU models)")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")

@@ -77,7 +77,7 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert len(sas_files) == len(settings) >= 4
     for row in report["per_image"]:
         key = sasnet.settings_key(row["point"], bench[row["image"]], "auto")
-        coded = [f for f in sas_files if f.stem == row["image"] and f.parent.name == key]
+        coded = [f for f in sas_files if f.stem == row["image"] and f.parent.parent.name == key]
         assert len(coded) == 1
         assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
@@ -104,7 +104,7 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     fresh = [a if a != str(tmp_path / "cache") else str(tmp_path / "fresh") for a in args]
     cloned = rd_curve.main(fresh + ["--variant", "wide", "mask_share=0.3"])
     assert all(same_curve(cloned[codec], reports[codec]) for codec in ("sasnet", "jpeg"))
-    ran = {f.parent.name for f in (tmp_path / "fresh").rglob("*.sas")}
+    ran = {f.parent.parent.name for f in (tmp_path / "fresh").rglob("*.sas")}
     cache_rows = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.json")}
                   for name in ("cache", "fresh")]
     assert cache_rows[0] < cache_rows[1]   # the reused rows join the new cache
@@ -143,8 +143,9 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
     old_files = [f for f in old_files if f.name != "im1.sas"]
     for row in list((tmp_path / "cache" / "tiny" / old).rglob("im0.json")):
         if json.loads(row.read_text())["codec"] == "siren":   # made by a still older source
-            older = tmp_path / "cache" / "tiny" / "older" / row.parent.relative_to(row.parents[2])
-            shutil.move(row.parent, older)
+            place = row.parents[1]   # encodes/<settings>, holding one folder per machine
+            older = tmp_path / "cache" / "tiny" / "older" / place.relative_to(place.parents[1])
+            shutil.move(place, older)
     assert len(list((tmp_path / "cache" / "tiny" / "older").rglob("*.sas"))) == 1
     monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed")
     encodes = []
@@ -207,21 +208,46 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def test_rows_adopted_from_results_made_on_other_hardware_are_named(tmp_path):
-    row = {"codec": "sasnet", "point": 5, "image": "im0", "bpp": 1.0, "psnr": 30.0,
-           "ms_ssim": 0.9, "encoding_time": 1.0, "decoding_time": 0.1, "settings": "encodes/k"}
-    for name, machine in (("here.json", "CPU A, 2 cores visible"),
-                          ("there.json", "CPU B, 2 cores visible")):
-        report = {"description": f"tiny, 1 images, {machine}; codec f", "codec_fingerprint": "f",
-                  "per_image": [{**row, "image": name}]}
-        (tmp_path / name).write_text(json.dumps(report))
-    elsewhere = rd_curve.adopt_results(tmp_path, "f", tmp_path / "cache", {"encodes/k"},
-                                       "CPU A, 2 cores visible")
-    assert elsewhere == [tmp_path / "there.json"]
-    assert len(list((tmp_path / "cache" / "encodes" / "k").glob("*.json"))) == 2
-    # nothing adopted (the cache has the rows now): nothing to warn about
-    assert rd_curve.adopt_results(tmp_path, "f", tmp_path / "cache", {"encodes/k"},
-                                  "CPU A, 2 cores visible") == []
+def test_rows_name_their_machine_and_this_machine_re_encodes_the_others(tmp_path, monkeypatch,
+                                                                        capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(synthetic_image(24, 16, seed=0)).save(images / "im0.png")
+    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+            "--arch", "sasnet", "--pillow", "jpeg", "--output", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
+
+    def run_on(machine: str, *extra: str) -> tuple[dict, str]:
+        monkeypatch.setattr(rd_curve, "hardware", lambda device: f"{machine}, 2 cores visible")
+        capsys.readouterr()
+        return rd_curve.main(args + list(extra)), capsys.readouterr().out
+
+    first, printed = run_on("CPU A")
+    assert "8 encodes, 8 to run" in printed      # JPEG's seven points and one neural encode
+    assert {row["hardware"] for row in first["sasnet"]["per_image"]} == {"CPU A, 2 cores visible"}
+    assert first["sasnet"]["description"].endswith("measured on CPU A, 2 cores visible (1 rows)")
+    # Another CPU model re-plots them, and says the neural rows are not its own.
+    again, printed = run_on("CPU B")
+    assert "0 to run" in printed and same_curve(again["sasnet"], first["sasnet"])
+    assert "note: 1 neural rows were encoded on other hardware" in printed
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "Run on CPU B" in summary and "- CPU A, 2 cores visible: sasnet 1; jpeg 10" in summary
+    # --this-machine encodes the neural rows here, beside the other machine's; Pillow's bytes
+    # do not depend on the CPU, so its rows stay.
+    mine, printed = run_on("CPU B", "--this-machine")
+    assert "1 to run" in printed and "note:" not in printed
+    assert {row["hardware"] for row in mine["sasnet"]["per_image"]} == {"CPU B, 2 cores visible"}
+    assert same_curve(mine["jpeg"], again["jpeg"])
+    assert {row["hardware"] for row in mine["jpeg"]["per_image"]} == {"CPU A, 2 cores visible"}
+    machines = {p.parent.name for p in (tmp_path / "cache").rglob("im0.sas")}
+    assert machines == {"CPU-A-2-cores-visible", "CPU-B-2-cores-visible"}
+    # A row of an older rd_curve (no machine named) is measured again, not guessed.
+    for path in (tmp_path / "cache").rglob("im0.json"):
+        path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items()
+                                    if k != "hardware"}))
+    shutil.rmtree(tmp_path / "out")
+    _, printed = run_on("CPU B")
+    assert "8 to run" in printed
 
 
 def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
@@ -272,14 +298,17 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
     from benchmarks import equal_rate
 
     def report(rows):
-        return {"per_image": [{"image": image, "point": point, "bpp": bpp, "psnr": psnr}
-                              for image, point, bpp, psnr in rows]}
+        return {"per_image": [{"image": image, "point": point, "bpp": bpp, "psnr": psnr,
+                               "hardware": "CPU A"} for image, point, bpp, psnr in rows]}
 
     base = report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0), ("b", 1, 0.5, 20.0), ("b", 3, 1.0, 22.0)])
     # a: the same rates 0.5 dB better; b: twice the rate at point 3, one step along its curve
     test = report([("a", 1, 0.5, 30.5), ("a", 3, 1.0, 32.5), ("b", 1, 0.5, 19.8), ("b", 3, 2.0, 24.0)])
+    test["per_image"][3]["hardware"] = "CPU B"
     result = equal_rate.compare(test, base)
     assert result[1]["images_better"] == 1 and result[1]["images"] == 2
+    assert result[1]["images_on_other_machines"] == 0
+    assert result[3]["images_on_other_machines"] == 1
     assert result[1]["equal_rate_gain_db"] == pytest.approx((0.5 - 0.2) / 2)
     assert result[3]["equal_rate_gain_db"] == pytest.approx(0.25)   # b's 24 dB is on its line
     assert result[3]["rate_change_percent"] == pytest.approx(50.0)
