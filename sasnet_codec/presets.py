@@ -82,11 +82,11 @@ class Recipe(Settings):
     stage_steps: tuple[int, ...] = (50,) * 6 + (200,) * 2
     stage_lr_share: float = 0.1
     # portions each rounding stage is rounded in, largest weights first (QuantConfig.stage_splits):
-    # four of 50 steps pay +0.05, +0.05, +0.06 and +0.09 dB at equal rate over one stage of 200
-    # at 1, 3, 5 and 6 (24 of 24 images each, same bytes, same time; SIREN +0.05, +0.05 and
-    # about +0.07 at 1-5); four of 200 steps paid 0.02 dB more at 5 for 1.25x the encode time,
-    # eight of 25 0.02 dB less. 2 and 4 follow unmeasured; 7 and 8 are unmeasured and keep one
-    # (docs/notes.md)
+    # four of 50 steps pay +0.05, +0.05, +0.06 and +0.10 dB at equal rate over one stage of 200
+    # at 1, 3, 5 and 6 (24 of 24 images each, same bytes, same time; SIREN +0.05, +0.05, about
+    # +0.07, and +0.06 against another CPU's rows); four of 200 steps paid 0.02 dB more at 5 for
+    # 1.25x the encode time, eight of 25 0.02 dB less. 2 and 4 follow unmeasured; 7 and 8 are
+    # unmeasured and keep one (docs/notes.md)
     stage_splits: tuple[int, ...] = (4,) * 6 + (1,) * 2
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
