@@ -123,7 +123,7 @@ def pillow_build(codec: str) -> str:
     return f"pillow-{PIL.__version__}-{library}-{features.version(library)}"
 
 
-def run_pillow(codec: str, quality: int, image: BenchImage, hardware: str) -> Row:
+def run_pillow(codec: str, quality: int, image: BenchImage, machine: str) -> Row:
     fmt, _, options = PILLOW_FORMATS[codec]
     buffer = io.BytesIO()
     start = time.perf_counter()
@@ -137,7 +137,7 @@ def run_pillow(codec: str, quality: int, image: BenchImage, hardware: str) -> Ro
     height, width = image.pixels.shape[:2]
     return Row(codec, quality, image.name, len(data) * 8 / (width * height),
                psnr(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
-               decoding, hardware)
+               decoding, machine)
 
 
 def _worker_init(threads: int) -> None:
@@ -147,8 +147,8 @@ def _worker_init(threads: int) -> None:
 
 
 def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchImage,
-               folder: str, device: str, hardware: str) -> Row:
-    """One real encode and decode through the public file API, on the machine `hardware`
+               folder: str, device: str, machine: str) -> Row:
+    """One real encode and decode through the public file API, on the machine `machine`
     names; `recipe` holds the fields that differ from the default Recipe."""
     import sasnet_codec as sc
 
@@ -167,7 +167,7 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
     height, width = image.pixels.shape[:2]
     bpp = coded.stat().st_size * 8 / (width * height)
     return Row(codec, quality, image.name, bpp, psnr(image.pixels, decoded),
-               ms_ssim_rgb(image.pixels, decoded), encoding, decoding, hardware)
+               ms_ssim_rgb(image.pixels, decoded), encoding, decoding, machine)
 
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
@@ -332,17 +332,17 @@ NEURAL_PLACES = "encodes/"
 """The cache places of neural encodes (a Pillow codec's are named after its build)."""
 
 
-def machine_folder(hardware: str) -> str:
+def machine_folder(machine: str) -> str:
     """A machine's `hardware()` description as a folder name."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", hardware).strip("-")
+    return re.sub(r"[^A-Za-z0-9]+", "-", machine).strip("-")
 
 
-def entry_folder(root: Path, place: str, hardware: str) -> Path:
+def entry_folder(root: Path, place: str, machine: str) -> Path:
     """Where the cache at `root` keeps one row (and a neural encode's files): a neural encode
     under the machine that made it as well, for the same settings give other bytes on another
     CPU model (README, Reproducibility); a Pillow row once, since no CPU changes its bytes."""
     folder = root / place
-    return folder / machine_folder(hardware) if place.startswith(NEURAL_PLACES) else folder
+    return folder / machine_folder(machine) if place.startswith(NEURAL_PLACES) else folder
 
 
 def row_from(entry: dict) -> Row | None:
@@ -363,8 +363,8 @@ def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool
     neural row another machine made (the first by name), which re-plots published results on
     any machine and is named as foreign at start-up."""
     own = entry_folder(root, place, here) / f"{image}.json"
-    candidates = [own] if this_machine else [own, *sorted((root / place).glob(f"*/{image}.json"))]
-    for path in candidates:
+    others = [] if this_machine else sorted((root / place).glob(f"*/{image}.json"))
+    for path in [own, *(path for path in others if path != own)]:
         if path.exists() and (row := row_from(json.loads(path.read_text()))):
             return row
     return None
