@@ -77,17 +77,17 @@ class Recipe(Settings):
     # training steps after each rounding stage, or each portion of one (QuantConfig.stage_steps),
     # and their rate as a share of the fit's: 200 at 0.1x pays at 1, 3, 5, 6, 7 and 8 (+0.03,
     # +0.04, +0.06, +0.06, +0.09 and +0.12 dB at equal rate, 19-24 of 24 images, same bytes;
-    # SIREN +0.02-0.10); 2 and 4 follow unmeasured; 0 would round everything at once. At 1-7,
-    # four portions of 50 steps cost what one stage of 200 does (docs/notes.md)
-    stage_steps: tuple[int, ...] = (50,) * 7 + (200,)
+    # SIREN +0.02-0.10); 2 and 4 follow unmeasured; 0 would round everything at once. Four
+    # portions of 50 steps cost what one stage of 200 does (docs/notes.md)
+    stage_steps: tuple[int, ...] = (50,) * 8
     stage_lr_share: float = 0.1
     # portions each rounding stage is rounded in, largest weights first (QuantConfig.stage_splits):
-    # four of 50 steps pay +0.05, +0.05, +0.06, +0.10 and +0.07 dB at equal rate over one stage
-    # of 200 at 1, 3, 5, 6 and 7 (24 of 24 images each, same bytes, same time; SIREN +0.05,
-    # +0.05, about +0.07, and +0.06 against another CPU's rows at 6); four of 200 steps paid
-    # 0.02 dB more at 5 for 1.25x the encode time, eight of 25 0.02 dB less. 2 and 4 follow
-    # unmeasured; 8 is unmeasured and keeps one (docs/notes.md)
-    stage_splits: tuple[int, ...] = (4,) * 7 + (1,)
+    # four of 50 steps pay +0.05, +0.05, +0.06, +0.10, +0.07 and +0.07 dB at equal rate over
+    # one stage of 200 at 1, 3, 5, 6, 7 and 8 (23-24 of 24 images each, same bytes, same time;
+    # SIREN +0.05, +0.05, about +0.07, +0.06 against another CPU's rows at 6, and +0.09 at 7);
+    # four of 200 steps paid 0.02 dB more at 5 for 1.25x the encode time, eight of 25 0.02 dB
+    # less. 2 and 4 follow unmeasured (docs/notes.md)
+    stage_splits: tuple[int, ...] = (4,) * 8
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
