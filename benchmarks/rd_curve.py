@@ -172,7 +172,7 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
     ("fit", "mask_warmup"): 0.0, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1,
-    ("quant", "stage_splits"): 1}
+    ("quant", "stage_splits"): 1, ("quant", "stage_last_hidden"): False}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
 
@@ -214,6 +214,17 @@ class NeuralCodec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def parse_value(kind: type, text: str) -> object:
+    """One --variant value as the Recipe field's type; a bool is spelled true/false or 1/0
+    (bool("false") would be True)."""
+    if kind is bool:
+        spellings = {"true": True, "1": True, "false": False, "0": False}
+        if text.lower() not in spellings:
+            raise ValueError(text)
+        return spellings[text.lower()]
+    return kind(text)
+
+
 def parse_variant(words: list[str]) -> tuple[str, dict]:
     """["label", "field=value", ...] -> (label, Recipe overrides). A per-quality field takes
     one number for every level or one per level separated by '/'."""
@@ -229,7 +240,7 @@ def parse_variant(words: list[str]) -> tuple[str, dict]:
         current = getattr(defaults, field_name)
         kind = type(current[0]) if isinstance(current, tuple) else type(current)
         try:
-            values = [kind(v) for v in text.split("/")]
+            values = [parse_value(kind, v) for v in text.split("/")]
         except ValueError:
             raise SystemExit(f"--variant {label}: {text!r} is not {kind.__name__}") from None
         if isinstance(current, tuple):

@@ -183,6 +183,7 @@ class QuantConfig(Settings):
     stage_steps: int = 0
     stage_lr_share: float = 0.1
     stage_splits: int = 1            # portions per stage, largest magnitudes rounded first
+    stage_last_hidden: bool = False  # the last hidden layer rounded in a stage of its own too
     search_pixels: int = 2**16       # pixels sampled to measure distortion in the step search
 
     def __post_init__(self) -> None:
@@ -194,6 +195,8 @@ class QuantConfig(Settings):
         require(math.isfinite(self.stage_lr_share) and self.stage_lr_share > 0,
                 "stage_lr_share must be positive")
         require(self.stage_splits >= 1, "stage_splits must be at least 1")
+        require(isinstance(self.stage_last_hidden, bool),
+                "stage_last_hidden must be true or false")
         require(self.search_pixels >= 1, "search_pixels must be at least 1")
 
 

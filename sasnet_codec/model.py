@@ -78,16 +78,16 @@ class SASNet(nn.Module):
             ]
         return params
 
-    def quantization_stages(self) -> list[list[str]]:
+    def quantization_stages(self, last_hidden: bool = False) -> list[list[str]]:
         """Coded tensors in the groups the encoder rounds one at a time, input side first,
         retraining the still-float rest after each (quantize.round_in_stages): the mask path,
         then the sine layers up to the last hidden one (the first layer's tensors with the layer
-        they feed). The last hidden layer and the output are left to the fine-tune: too little
-        would stay float after them to absorb their error."""
+        they feed), and that one too if `last_hidden`. The output is left to the fine-tune:
+        nothing would stay float after it to absorb its error."""
         names = [name for name, _ in self.coded_parameters()]
         first = [name for name in names if name.startswith(("embedding.", "first."))]
         stages = [[name for name in names if name.startswith(("grid.", "mask."))]]
-        for i in range(len(self.hidden) - 1):
+        for i in range(len(self.hidden) - (0 if last_hidden else 1)):
             stages.append((first if i == 0 else []) + [f"hidden{i}.weight", f"hidden{i}.bias"])
         return [stage for stage in stages if stage]
 

@@ -88,6 +88,9 @@ class Recipe(Settings):
     # four of 200 steps paid 0.02 dB more at 5 for 1.25x the encode time, eight of 25 0.02 dB
     # less. 2 and 4 follow unmeasured (docs/notes.md)
     stage_splits: tuple[int, ...] = (4,) * 8
+    # whether the last hidden layer is rounded in a stage of its own too, not only by the
+    # fine-tune (QuantConfig.stage_last_hidden)
+    stage_last_hidden: tuple[bool, ...] = (False,) * 8
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, and 0.1 is a flat top
     rate_weight: tuple[float, ...] = (0.1,) * 8
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
@@ -129,6 +132,8 @@ class Recipe(Settings):
                 "fit_steps and stage_steps must be whole numbers")
         require(all(isinstance(n, int) and n >= 1 for n in self.stage_splits),
                 "stage_splits must be whole numbers of at least 1")
+        require(all(isinstance(flag, bool) for flag in self.stage_last_hidden),
+                "stage_last_hidden must be true or false")
         require(all(0 < share <= 1 for share in self.batch_fraction),
                 "batch_fraction must be in (0, 1]")
         require(all(0 <= share < 1 for share in self.mask_warmup),
@@ -284,4 +289,5 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                           finetune_step_share=recipe.finetune_step_share,
                           stage_steps=recipe.stage_steps[level],
                           stage_lr_share=recipe.stage_lr_share,
-                          stage_splits=recipe.stage_splits[level]))
+                          stage_splits=recipe.stage_splits[level],
+                          stage_last_hidden=recipe.stage_last_hidden[level]))

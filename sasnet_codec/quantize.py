@@ -160,7 +160,7 @@ class StepSearch:
 
 def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Targets,
                     config: QuantConfig, fit: FitConfig, progress: bool = True) -> None:
-    """Round model.quantization_stages() in turn, each in `config.stage_splits` portions of
+    """Round model.quantization_stages(config.stage_last_hidden) in turn, each in `config.stage_splits` portions of
     its entries (largest magnitudes first, as in incremental network quantization), and after
     each portion train what is still float for `config.stage_steps`; leaves the rounded
     tensors on their steps. The fine-tune alone cannot do this: at its rates it only picks
@@ -173,7 +173,7 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
     hooks = []
     number = 0
     try:
-        for stage in model.quantization_stages():
+        for stage in model.quantization_stages(config.stage_last_hidden):
             for portion in range(1, config.stage_splits + 1):
                 with torch.no_grad():
                     for name in stage:

@@ -174,8 +174,10 @@ def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
     assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": (300,) * 8}
     _, recipe = rd_curve.parse_variant(["x", "rd_slope=1/1/1/1/2/2/2/2"])
     assert recipe["rd_slope"] == (1.0,) * 4 + (2.0,) * 4
+    _, recipe = rd_curve.parse_variant(["x", "stage_last_hidden=0/0/0/0/true/0/0/False"])
+    assert recipe["stage_last_hidden"] == (False,) * 4 + (True,) + (False,) * 3
     for bad in (["x", "omega=3"], ["x", "rd_slope=1/2"], ["x", "grid_share=2"],
-                ["x", "fit_steps=1.5"]):
+                ["x", "fit_steps=1.5"], ["x", "stage_last_hidden=yes"]):
         try:
             rd_curve.parse_variant(bad)
         except SystemExit:
@@ -258,7 +260,8 @@ def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_pat
     before = settings_hash(settings)
     assert codec.settings_key(5, image, "cpu") == before
     for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
-        changed = neutral + (0.5 if isinstance(neutral, float) else 1)
+        changed = (not neutral if isinstance(neutral, bool)
+                   else neutral + (0.5 if isinstance(neutral, float) else 1))
         other = rd_curve.NeuralCodec("y", "sasnet", {**older, **recipe_everywhere(name, changed)},
                                      "")
         assert other.settings_key(5, image, "cpu") != before

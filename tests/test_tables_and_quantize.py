@@ -87,19 +87,22 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
     assert quantized_mse(copy, choice, targets) < 0.95 * before
 
 
-@pytest.mark.parametrize("splits", [1, 2])
-def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted, splits):
+@pytest.mark.parametrize("splits, last_hidden", [(1, False), (2, False), (2, True)])
+def test_staged_rounding_lets_the_float_rest_absorb_each_stage_error(fitted, splits,
+                                                                     last_hidden):
     model, targets = fitted
     choice = {n: c.step_index for n, c in StepSearch(model, targets).at_slope(4.0).items()}
 
     staged = type(model)(model.config)
     staged.load_state_dict(model.state_dict())
-    round_in_stages(staged, choice, targets, QuantConfig(stage_steps=30, stage_splits=splits),
-                    FitConfig(), False)
+    quant = QuantConfig(stage_steps=30, stage_splits=splits, stage_last_hidden=last_hidden)
+    round_in_stages(staged, choice, targets, quant, FitConfig(), False)
     params = dict(staged.coded_parameters())
-    stages = staged.quantization_stages()
-    assert stages[0][0] == "grid.table" and "hidden1.weight" not in sum(stages, [])
-    for name in sum(stages, []):   # rounded tensors stay exactly on their steps
+    stages = staged.quantization_stages(last_hidden)
+    staged_names = sum(stages, [])
+    assert stages[0][0] == "grid.table" and "output.weight" not in staged_names
+    assert ("hidden1.weight" in staged_names) == last_hidden
+    for name in staged_names:   # rounded tensors stay exactly on their steps
         step = quantization_step(choice[name])
         assert torch.equal(params[name], torch.round(params[name] / step) * step)
     assert all(p.requires_grad for p in params.values())
