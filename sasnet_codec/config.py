@@ -178,8 +178,9 @@ class QuantConfig(Settings):
     # depends on the step (one rate for every tensor did worse: ablation.md)
     finetune_step_share: float = 0.002
     # before the fine-tune, the network is rounded a stage at a time (SASNet.quantization_stages)
-    # and the still-float rest trains this many steps after each, at stage_lr_share of the
-    # fit's rates, to absorb that stage's error (0: everything rounded at once)
+    # and the still-float rest trains this many steps after each stage, or each portion of one
+    # (stage_splits), at stage_lr_share of the fit's rates, to absorb its rounding error (0:
+    # everything rounded at once)
     stage_steps: int = 0
     stage_lr_share: float = 0.1
     stage_splits: int = 1            # portions per stage, largest magnitudes rounded first
