@@ -160,10 +160,10 @@ class StepSearch:
 
 def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Targets,
                     config: QuantConfig, fit: FitConfig, progress: bool = True) -> None:
-    """Round model.quantization_stages(config.stage_last_hidden) in turn, each in `config.stage_splits` portions of
-    its entries (largest magnitudes first, as in incremental network quantization), and after
-    each portion train what is still float for `config.stage_steps`; leaves the rounded
-    tensors on their steps. The fine-tune alone cannot do this: at its rates it only picks
+    """Round model.quantization_stages(config.stage_last_hidden) in turn, each in
+    `config.stage_splits` portions of its entries (largest magnitudes first, as in incremental
+    network quantization), and after each portion train what is still float for
+    `config.stage_steps`; leaves the rounded tensors on their steps. The fine-tune alone cannot do this: at its rates it only picks
     rounding directions."""
     if config.stage_steps <= 0:
         return
