@@ -163,8 +163,8 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
     """Round model.quantization_stages(config.stage_last_hidden) in turn, each in
     `config.stage_splits` portions of its entries (largest magnitudes first, as in incremental
     network quantization), and after each portion train what is still float for
-    `config.stage_steps`; leaves the rounded tensors on their steps. The fine-tune alone cannot do this: at its rates it only picks
-    rounding directions."""
+    `config.stage_steps`; leaves the rounded tensors on their steps. The fine-tune alone
+    cannot do this: at its rates it only picks rounding directions."""
     if config.stage_steps <= 0:
         return
     params = dict(model.coded_parameters())
