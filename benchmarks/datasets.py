@@ -24,7 +24,8 @@ def default_folder() -> Path | None:
     return KODAK if KODAK.is_dir() else None
 
 
-def load_images(folder: Path | None, downscale: int = 1, limit: int | None = None) -> list[BenchImage]:
+def load_images(folder: Path | None, downscale: int = 1,
+                limit: int | None = None) -> list[BenchImage]:
     if folder is None:
         raise SystemExit("no image folder: pass --images DIR (Kodak was not found beside the "
                          "checkout)")

@@ -107,9 +107,10 @@ def markdown(report: dict) -> str:
                      f"{m['border_psnr']:.2f} | {m['seconds_per_step'] * 1000:.1f} |")
     mean = report["mean"]
     if "sasnet" in mean and "siren" in mean:
-        lines += ["", f"SASNet - SIREN: {mean['sasnet']['psnr'] - mean['siren']['psnr']:+.2f} dB; "
+        sasnet = mean['sasnet']['psnr']
+        lines += ["", f"SASNet - SIREN: {sasnet - mean['siren']['psnr']:+.2f} dB; "
                   f"SASNet - embedding without masks: "
-                  f"{mean['sasnet']['psnr'] - mean.get('femb', {'psnr': math.nan})['psnr']:+.2f} dB"]
+                  f"{sasnet - mean.get('femb', {'psnr': math.nan})['psnr']:+.2f} dB"]
     lines += ["", "Per image (PSNR dB):", "", "| image | " + " | ".join(ARCHS) + " |",
               "|---|" + "---|" * len(ARCHS)]
     by_image: dict[str, dict] = {}

@@ -6,10 +6,11 @@ Python and torch start-up included) and through the Python API (the decoder alon
     python -m benchmarks.speed [--encode-images 6] [--repeats 5] [--device cuda]
 
 Encodes go through the public API on the first images of Kodak-mini (Kodak beside the
-checkout, or --images DIR downscaled 4x). Decoding cost depends on the network's shape and the output size, not on the weights' values,
-so the file is the default (quality 5) network for 768x512 at its initial weights, quantized
-with steps at 1/32 of each tensor's spread (about the rate the encoder picks): fitting a
-full-size image on a CPU would take hours and change nothing here.
+checkout, or --images DIR downscaled 4x). Decoding cost depends on the network's shape and
+the output size, not on the weights' values, so the file is the default (quality 5) network
+for 768x512 at its initial weights, quantized with steps at 1/32 of each tensor's spread
+(about the rate the encoder picks): fitting a full-size image on a CPU would take hours and
+change nothing here.
 Writes benchmarks/results/speed.json (speed-cuda.json with --device cuda: encode and decode
 both on the GPU).
 """

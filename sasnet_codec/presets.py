@@ -48,7 +48,8 @@ class Recipe(Settings):
     # unmeasured 2, 4 and 6-8 follow their neighbours
     grid_share: tuple[float, ...] = (0.4,) + (0.3,) * 3 + (0.25,) * 4
     mask_share: float = 0.10         # largest share for the mask decoder alone
-    embedding_ratio: float = 4 / 3   # embedding rows per hidden neuron, as near as the budget allows
+    # embedding rows per hidden neuron, as near as the budget allows
+    embedding_ratio: float = 4 / 3
     # band limit = the long side's Nyquist frequency / this: small networks do better with
     # fewer high frequencies to choose from (docs/notes.md)
     band_divisor: tuple[float, ...] = (24.0,) * 3 + (16.0,) + (8.0,) * 4

@@ -304,9 +304,11 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
         return {"per_image": [{"image": image, "point": point, "bpp": bpp, "psnr": psnr,
                                "hardware": "CPU A"} for image, point, bpp, psnr in rows]}
 
-    base = report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0), ("b", 1, 0.5, 20.0), ("b", 3, 1.0, 22.0)])
+    base = report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0),
+                   ("b", 1, 0.5, 20.0), ("b", 3, 1.0, 22.0)])
     # a: the same rates 0.5 dB better; b: twice the rate at point 3, one step along its curve
-    test = report([("a", 1, 0.5, 30.5), ("a", 3, 1.0, 32.5), ("b", 1, 0.5, 19.8), ("b", 3, 2.0, 24.0)])
+    test = report([("a", 1, 0.5, 30.5), ("a", 3, 1.0, 32.5),
+                   ("b", 1, 0.5, 19.8), ("b", 3, 2.0, 24.0)])
     test["per_image"][3]["hardware"] = "CPU B"
     result = equal_rate.compare(test, base)
     assert result[1]["images_better"] == 1 and result[1]["images"] == 2
@@ -317,7 +319,8 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
     assert result[3]["rate_change_percent"] == pytest.approx(50.0)
     assert equal_rate.psnr_at_rate({1: (0.5, 30.0), 3: (1.0, 32.0)}, 0.25) == pytest.approx(28.0)
     with pytest.raises(ValueError, match=r"curve for b has points \[1\]"):
-        equal_rate.compare(test, report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0), ("b", 1, 0.5, 20.0)]))
+        equal_rate.compare(test, report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0),
+                                         ("b", 1, 0.5, 20.0)]))
 
 
 def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path, capsys):

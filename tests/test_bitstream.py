@@ -74,4 +74,5 @@ def test_trailing_bytes_are_refused():
         unpack(reseal(data[:-4] + b"\x00"))
 
 
-GOLDEN = "53415301ac0202120808011e2006320408fa0106020804601001283c293d2a3e2b3f2c402d4104aabbccdd07d8cb4f"
+GOLDEN = ("53415301ac0202120808011e2006320408fa0106020804601001283c293d2a3e2b3f2c402d4104aabbcc"
+          "dd07d8cb4f")

@@ -32,9 +32,11 @@ def test_encode_writes_a_file_and_reports(files, capsys):
 def test_decode_default_output_and_sizes(files):
     assert main(["decode", str(files / "out.sas"), "--quiet"]) == 0
     assert Image.open(files / "out.png").size == (24, 16)
-    assert main(["decode", str(files / "out.sas"), "-o", str(files / "w.png"), "--width", "48"]) == 0
+    assert main(["decode", str(files / "out.sas"), "-o", str(files / "w.png"),
+                 "--width", "48"]) == 0
     assert Image.open(files / "w.png").size == (48, 32)
-    assert main(["decode", str(files / "out.sas"), "-o", str(files / "s.webp"), "--scale", "0.5"]) == 0
+    assert main(["decode", str(files / "out.sas"), "-o", str(files / "s.webp"),
+                 "--scale", "0.5"]) == 0
     assert Image.open(files / "s.webp").size == (12, 8)
 
 
