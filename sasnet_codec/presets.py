@@ -90,7 +90,7 @@ class Recipe(Settings):
     # less. 2 and 4 follow unmeasured (docs/notes.md)
     stage_splits: tuple[int, ...] = (4,) * 8
     # whether the last hidden layer is rounded in a stage of its own too, not only by the
-    # fine-tune (QuantConfig.stage_last_hidden): +0.02 dB at equal rate at 1, 3 and 5 (21, 23
+    # fine-tune (QuantConfig.stage_last_hidden): +0.02 dB at equal rate at 1, 3 and 5 (19, 23
     # and 23 of 24 images, same bytes, one more stage's 200 steps on fewer float weights); the
     # other qualities unmeasured (docs/notes.md)
     stage_last_hidden: tuple[bool, ...] = (True, False, True, False, True, False, False, False)
