@@ -107,7 +107,7 @@ def markdown(report: dict) -> str:
                      f"{m['border_psnr']:.2f} | {m['seconds_per_step'] * 1000:.1f} |")
     mean = report["mean"]
     if "sasnet" in mean and "siren" in mean:
-        sasnet = mean['sasnet']['psnr']
+        sasnet = mean["sasnet"]["psnr"]
         lines += ["", f"SASNet - SIREN: {sasnet - mean['siren']['psnr']:+.2f} dB; "
                   f"SASNet - embedding without masks: "
                   f"{sasnet - mean.get('femb', {'psnr': math.nan})['psnr']:+.2f} dB"]
