@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sasnet_codec.codec import decode_container
+from sasnet_codec.decoder import decode_container
 from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 import sasnet_codec as sc
-from sasnet_codec.codec import pack_model
+from sasnet_codec.encoder import pack_model
 from sasnet_codec.layout import parameter_count
 from sasnet_codec.model import SASNet
 from sasnet_codec.tables import QUANT_STEP_COUNT

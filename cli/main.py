@@ -66,7 +66,8 @@ def encode(input_path: str, output_path: str, quality: int, target_bpp: float | 
 @click.option("--height", type=click.IntRange(min=1), help="Output height (alone: keep aspect).")
 @click.option("--scale", type=click.FloatRange(min=0, min_open=True),
               help="Output size as a multiple of the coded size.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu (numpy: no torch), cuda[:N] or auto.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
               show_default=True, help="Refuse to produce more pixels than this.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")

@@ -6,11 +6,11 @@
     sc.encode_file("in.png", "out.sas"); sc.decode_file("out.sas", "out.png", scale=2)
 
 Importing the package also registers a Pillow plugin, so PIL.Image.open("x.sas") decodes.
+The encoder (and with it torch) is imported on first use: decoding on a CPU never needs it.
 """
 
-from .codec import (EncodeResult, decode, decode_file, decode_model, encode, encode_file,
-                    encode_to_rate, output_size)
 from .config import EncoderConfig, FitConfig, ModelConfig, QuantConfig
+from .decoder import decode, decode_file, decode_model, output_size
 from .errors import CodecError
 from .image_io import ImageData, image_from_array, load_image, save_image
 from .pillow_plugin import register as _register_pillow_plugin
@@ -23,5 +23,16 @@ __all__ = [
     "encode", "encode_file", "encode_to_rate", "encoder_config", "image_from_array", "load_image", "output_size",
     "save_image",
 ]
+
+_ENCODER_NAMES = ("EncodeResult", "encode", "encode_file", "encode_to_rate")
+
+
+def __getattr__(name: str) -> object:
+    """The encoder's names, imported when first asked for (PEP 562)."""
+    if name in _ENCODER_NAMES:
+        from . import encoder
+        return getattr(encoder, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _register_pillow_plugin()

@@ -4,7 +4,7 @@ samples the same domain at the new grid's pixel centres."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 
 def domain_extent(width: int, height: int) -> tuple[float, float]:
@@ -14,16 +14,14 @@ def domain_extent(width: int, height: int) -> tuple[float, float]:
 
 
 def pixel_centres(width: int, height: int, extent: tuple[float, float],
-                  start: int = 0, stop: int | None = None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
-    """Coordinates [stop - start, 2] as (x, y) of the pixels with row-major indices
+                  start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Coordinates float32 [stop - start, 2] as (x, y) of the pixels with row-major indices
     [start, stop) (default: all of them).
 
     Pixel i of n along an axis sits at extent * ((2 i + 1) / n - 1): centres, never the borders.
     """
     stop = width * height if stop is None else stop
-    index = torch.arange(start, stop, dtype=torch.int64)
-    rows, columns = index // width, index % width
-    x = ((columns * 2 + 1).double() / width - 1) * extent[0]
-    y = ((rows * 2 + 1).double() / height - 1) * extent[1]
-    return torch.stack([x, y], dim=-1).float().to(device)
+    rows, columns = np.divmod(np.arange(start, stop, dtype=np.int64), width)
+    x = ((columns * 2 + 1) / width - 1) * extent[0]      # float64, rounded once at the end
+    y = ((rows * 2 + 1) / height - 1) * extent[1]
+    return np.stack([x, y], axis=-1).astype(np.float32)

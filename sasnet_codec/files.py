@@ -63,3 +63,10 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def check_paths(input_path: str | os.PathLike, output_path: str | os.PathLike) -> None:
+    """Refuse, before any work, an output that would destroy the input or cannot be written."""
+    if same_file(input_path, output_path):
+        raise CodecError("the output path is the input file; refusing to overwrite it")
+    check_output_folder(output_path)

@@ -36,7 +36,7 @@ class Targets:
     @classmethod
     def from_image(cls, image: ImageData, device: torch.device) -> "Targets":
         extent = domain_extent(image.width, image.height)
-        coords = pixel_centres(image.width, image.height, extent, device=device)
+        coords = torch.from_numpy(pixel_centres(image.width, image.height, extent)).to(device)
         values = torch.from_numpy(image.pixels).reshape(-1, image.channels).to(device) - 0.5
         return cls(coords, values)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS
-from .codec import decode_container
+from .decoder import decode_container
 from .entropy import laplace_bits
 from .metrics import bits_per_pixel
 from .layout import parameter_count

@@ -41,6 +41,12 @@ def high_frequency_count(config: ModelConfig, width: int | None = None) -> int:
     return width - UNIT_ROWS - low_frequency_count(config, width)
 
 
+HASH_PRIME_Y = 2654435761
+"""A hashed level's corner (gx, gy) reads entry (gx XOR gy * HASH_PRIME_Y) & UINT32_MASK, mod
+the level's size: tiny-cuda-nn's spatial hash in two dimensions."""
+UINT32_MASK = 0xFFFFFFFF
+
+
 @dataclass(frozen=True)
 class GridLevel:
     scale: float       # float32 value of base * s^l - 1

@@ -3,6 +3,7 @@ ModelConfig. The same seed and config give the same initial network everywhere."
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -58,6 +59,12 @@ class SASNet(nn.Module):
             h = layer(h).view(len(h), cfg.n_groups, -1)
             h = (h * masks[:, start : start + cfg.n_groups, None]).view(len(h), -1)
         return self.output(h)
+
+    @torch.no_grad()
+    def evaluate(self, coords: np.ndarray) -> np.ndarray:
+        """forward() on numpy coordinates, on the model's device (render.Network)."""
+        device = next(self.parameters()).device
+        return self(torch.from_numpy(coords).to(device)).float().cpu().numpy()
 
     def coded_parameters(self) -> list[tuple[str, nn.Parameter]]:
         """Every trainable tensor, in the fixed order the bitstream stores them."""

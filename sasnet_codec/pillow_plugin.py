@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from . import bitstream
+from .decoder import decode
 from .errors import CodecError
 from .image_io import PILLOW_MODES
 
@@ -39,8 +40,6 @@ class SasImageFile(ImageFile.ImageFile):
 
     def load(self):  # noqa: ANN201 - Pillow's own signature
         if self.tile == [] and getattr(self, "_sas_data", None) is not None:
-            from .codec import decode  # here, not at the top: codec imports this module's package
-
             try:
                 pixels = decode(self._sas_data)
             except CodecError as error:

@@ -30,24 +30,12 @@ from torch import nn
 from torch.func import functional_call
 
 from .config import FitConfig, QuantConfig
+from .decoder import QuantizedTensor
 from .entropy import SYMBOL_LIMIT, best_bits
 from .fit import Schedule, Targets, batches_mse, optimise
 from .model import SASNet
 from .render import TILE_PIXELS
 from .tables import QUANT_STEP_COUNT, quantization_step
-
-
-@dataclass(frozen=True)
-class QuantizedTensor:
-    name: str
-    shape: tuple[int, ...]
-    step_index: int
-    symbols: np.ndarray      # int32, flat, row-major
-
-    def values(self) -> torch.Tensor:
-        """The dequantized float32 tensor, bit-identical on encoder and decoder."""
-        step = torch.tensor(quantization_step(self.step_index), dtype=torch.float32)
-        return (torch.from_numpy(self.symbols).float() * step).reshape(self.shape)
 
 
 def round_to_step(tensor: torch.Tensor, step_index: int) -> torch.Tensor:
@@ -78,7 +66,7 @@ def load_quantized(model: SASNet, tensors: list[QuantizedTensor]) -> None:
     params = dict(model.coded_parameters())
     with torch.no_grad():
         for tensor in tensors:
-            params[tensor.name].copy_(tensor.values().to(params[tensor.name].device))
+            params[tensor.name].copy_(torch.from_numpy(tensor.values()))
 
 
 @dataclass(frozen=True)

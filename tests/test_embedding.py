@@ -1,8 +1,8 @@
 import hashlib
 
 from sasnet_codec.config import ModelConfig
-from sasnet_codec.nn.embedding import integer_frequencies
-from sasnet_codec.nn.integer_rng import SplitMix64
+from sasnet_codec.frequencies import integer_frequencies
+from sasnet_codec.integer_rng import SplitMix64
 
 
 def test_splitmix64_matches_the_published_sequence():

@@ -18,10 +18,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..layout import grid_levels
-
-_HASH_PRIME_Y = 2654435761
-_UINT32 = 0xFFFFFFFF
+from ..layout import HASH_PRIME_Y, UINT32_MASK, grid_levels
 
 
 _CORNERS = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.long)
@@ -128,7 +125,7 @@ class HashGrid(nn.Module):
         # (Dense indices stay far below 2^32: a dense level has at most 2^24 entries.)
         d = self.dense_levels
         index = torch.cat([gx[:, :d] + gy[:, :d] * self.resolution[None, :d, None],
-                           (gx[:, d:] ^ ((gy[:, d:] * _HASH_PRIME_Y) & _UINT32)) & _UINT32], dim=1)
+                           (gx[:, d:] ^ ((gy[:, d:] * HASH_PRIME_Y) & UINT32_MASK)) & UINT32_MASK], dim=1)
         index = index % self.size[None, :, None] + self.offset[None, :, None]
         along_x = torch.stack([1 - frac[..., 0], frac[..., 0]], dim=-1)          # [N, L, 2]
         along_y = torch.stack([1 - frac[..., 1], frac[..., 1]], dim=-1)

@@ -1,8 +1,7 @@
-"""encode(image) -> .sas bytes and decode(bytes) -> image: the pipeline, wired.
+"""encode(image) -> .sas bytes: the encoder's pipeline, wired (decoder.py is the other way).
 
     image -> fit (float) -> step search -> staged rounding -> quantization-aware fine-tune
-          -> symbols -> entropy coding -> container bytes -> (decoded again by the encoder to report)
-    bytes -> container -> empty network from the header -> dequantized weights -> render
+          -> symbols -> entropy coding -> container bytes -> (decoded again, to report)
 """
 
 from __future__ import annotations
@@ -15,23 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bitstream
-from .bitstream import DEFAULT_MAX_PIXELS, Container, Header, SectionCoding
+from .bitstream import Container, Header, SectionCoding
 from .config import EncoderConfig
-from .coords import domain_extent
+from .decoder import decode
 from .device import resolve_device
-from .entropy import Section, best_scale_index, decode_sections, encode_sections
+from .entropy import Section, best_scale_index, encode_sections
 from .errors import CodecError
-from .files import check_output_folder, read_input_file, same_file, write_atomically
+from .files import check_paths, write_atomically
 from .fit import Targets, fit
-from .image_io import ImageData, image_from_array, load_image, save_image, to_integer_array
-from .layout import parameter_count, parameter_shapes
+from .image_io import ImageData, image_from_array, load_image, to_integer_array
+from .layout import parameter_count
 from .metrics import bits_per_pixel, psnr
 from .model import SASNet
 from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMETER, Recipe,
                       budget_config, encoder_config)
-from .quantize import (Candidate, QuantizedTensor, StepSearch, finetune_quantized,
-                       load_quantized, quantize_model, round_in_stages)
-from .render import render
+from .quantize import (Candidate, StepSearch, finetune_quantized, quantize_model,
+                       round_in_stages)
 
 HEADER_ALLOWANCE_BYTES = 64
 """Header bytes set aside when sizing a network for a rate target."""
@@ -134,69 +132,6 @@ def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) ->
     return bitstream.pack(Container(header, sections, payload))
 
 
-def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
-                     ) -> tuple[Container, list[QuantizedTensor]]:
-    """The parsed container and every tensor's decoded symbols."""
-    container = bitstream.unpack(data, max_pixels)
-    shapes = parameter_shapes(container.header.model)
-    layout = [(math.prod(shape), s.scale_index) for (_, shape), s in zip(shapes, container.sections)]
-    symbols = decode_sections(container.payload, layout)
-    tensors = [QuantizedTensor(name, shape, section.step_index, values)
-               for (name, shape), section, values in zip(shapes, container.sections, symbols)]
-    return container, tensors
-
-
-def decode_model(data: bytes, device: str = "cpu",
-                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Header, SASNet]:
-    """The header and the network with its decoded weights."""
-    container, tensors = decode_container(data, max_pixels)
-    model = SASNet(container.header.model, device="cpu", grid_backend="torch")
-    load_quantized(model, tensors)
-    return container.header, model.to(resolve_device(device)).eval()
-
-
-def output_size(header: Header, width: int | None, height: int | None,
-                scale: float | None) -> tuple[int, int]:
-    """The render size: native, a scale factor, or one/both of width and height (one of them
-    alone keeps the aspect ratio)."""
-    if scale is not None and (width is not None or height is not None):
-        raise CodecError("give either a scale or a width/height, not both")
-    if scale is not None:
-        if not (math.isfinite(scale) and scale > 0):
-            raise CodecError("the scale must be a positive number")
-        width, height = round(header.width * scale), round(header.height * scale)
-    elif width is not None and height is None:
-        height = round(width * header.height / header.width)
-    elif height is not None and width is None:
-        width = round(height * header.width / header.height)
-    elif width is None and height is None:
-        width, height = header.width, header.height
-    if width < 1 or height < 1:
-        raise CodecError(f"the output size {width}x{height} has no pixels")
-    return width, height
-
-
-def decode(data: bytes, width: int | None = None, height: int | None = None,
-           scale: float | None = None, device: str = "cpu",
-           max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode .sas bytes to an integer image [H, W, C] (uint8, or uint16 for 16-bit sources),
-    at the native size or the one requested."""
-    header, model = decode_model(data, device, max_pixels)
-    out_width, out_height = output_size(header, width, height, scale)
-    if out_width * out_height > max_pixels:
-        raise CodecError(f"a {out_width}x{out_height} render is above the limit of {max_pixels} "
-                         "pixels; raise max_pixels to allow it")
-    extent = domain_extent(header.width, header.height)
-    return render(model, out_width, out_height, extent, header.bit_depth)
-
-
-def _check_output(input_path: str | os.PathLike, output_path: str | os.PathLike) -> None:
-    """Refuse, before any work, an output that would destroy the input or cannot be written."""
-    if same_file(input_path, output_path):
-        raise CodecError("the output path is the input file; refusing to overwrite it")
-    check_output_folder(output_path)
-
-
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
                 config: EncoderConfig | None = None, *, quality: int = DEFAULT_QUALITY,
                 arch: str = "sasnet", seed: int = 0, device: str = "auto",
@@ -210,7 +145,7 @@ def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
     """
     if config is not None and target_bpp is not None:
         raise CodecError("give either a config or a bpp target, not both")
-    _check_output(input_path, output_path)
+    check_paths(input_path, output_path)
     image = load_image(input_path)
     if target_bpp is not None:
         result = encode_to_rate(image, target_bpp, arch, seed, device, recipe, progress)
@@ -221,13 +156,3 @@ def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
         result = encode(image, config, progress)
     write_atomically(output_path, lambda stream: stream.write(result.data))
     return result
-
-
-def decode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
-                width: int | None = None, height: int | None = None, scale: float | None = None,
-                device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode a .sas file to an image file whose format follows the extension."""
-    _check_output(input_path, output_path)
-    pixels = decode(read_input_file(input_path), width, height, scale, device, max_pixels)
-    save_image(pixels, output_path)
-    return pixels
