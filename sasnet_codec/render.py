@@ -3,7 +3,9 @@ tile size and the output array, not by the pixel count."""
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -26,15 +28,32 @@ class Network(Protocol):
         """coords float32 [N, 2] -> centred values float32 [N, channels]."""
 
 
-def _tiles(network: Network, width: int, height: int, extent: tuple[float, float],
-           tile_pixels: int) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(first pixel, end pixel, float values [pixels, channels] in [0, 1] units) per tile of
-    at most tile_pixels consecutive row-major pixels, whatever the image's shape."""
+def _fill(flat: np.ndarray, network: Network, width: int, height: int,
+          extent: tuple[float, float], tile_pixels: int,
+          convert: Callable[[np.ndarray], np.ndarray]) -> None:
+    """flat [width * height, channels] = convert(values in [0, 1] units), tile by tile of at
+    most tile_pixels consecutive row-major pixels, whatever the image's shape.
+
+    Tiles run on a thread per core: numpy and torch release the GIL, and numpy's elementwise
+    work (sines, grid reads, masks) is otherwise single-threaded. Each tile writes its own rows,
+    so the result does not depend on the order they finish in.
+    """
     total = width * height
-    for start in range(0, total, tile_pixels):
+
+    def tile(start: int) -> None:
         stop = min(total, start + tile_pixels)
         coords = pixel_centres(width, height, extent, start, stop)
-        yield start, stop, network.evaluate(coords) + 0.5
+        flat[start:stop] = convert(network.evaluate(coords) + 0.5)
+
+    with ThreadPoolExecutor(_usable_cores()) as pool:
+        list(pool.map(tile, range(0, total, tile_pixels)))   # list(): re-raise any error
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity where the OS tells, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def render(network: Network, width: int, height: int, extent: tuple[float, float],
@@ -43,9 +62,8 @@ def render(network: Network, width: int, height: int, extent: tuple[float, float
     of a width x height grid over the network's domain (half-extent `extent`)."""
     dtype = np.uint8 if bit_depth == 8 else np.uint16
     out = np.empty((height, width, network.config.channels), dtype=dtype)
-    flat = out.reshape(width * height, -1)
-    for start, stop, values in _tiles(network, width, height, extent, tile_pixels):
-        flat[start:stop] = to_integer_array(values, bit_depth)
+    _fill(out.reshape(width * height, -1), network, width, height, extent, tile_pixels,
+          lambda values: to_integer_array(values, bit_depth))
     return out
 
 
@@ -53,7 +71,6 @@ def render_float(network: Network, width: int, height: int, extent: tuple[float,
                  tile_pixels: int = TILE_PIXELS) -> np.ndarray:
     """Unrounded values [height, width, channels] in [0, 1] units (for tests and metrics)."""
     out = np.empty((height, width, network.config.channels), dtype=np.float32)
-    flat = out.reshape(width * height, -1)
-    for start, stop, values in _tiles(network, width, height, extent, tile_pixels):
-        flat[start:stop] = values
+    _fill(out.reshape(width * height, -1), network, width, height, extent, tile_pixels,
+          lambda values: values)
     return out
