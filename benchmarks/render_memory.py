@@ -1,5 +1,5 @@
-"""Peak memory and time of a large render: a default-size network (quality 5 for a 768x512
-image) rendered at 4096x4096 on the CPU, tile by tile.
+"""Peak memory and time of a large render: the decoder's network (numpy, on the CPU) for a
+default-size file (quality 5 for a 768x512 image) rendered at 4096x4096, tile by tile.
 
     python -m benchmarks.render_memory [--size 4096] [--tile-pixels 65536]
 
@@ -13,15 +13,14 @@ import argparse
 import resource
 import time
 
-import torch
-
 from sasnet_codec.coords import domain_extent
+from sasnet_codec.decoder import decode_network
 from sasnet_codec.layout import parameter_count
-from sasnet_codec.model import SASNet
-from sasnet_codec.presets import encoder_config
-from sasnet_codec.render import TILE_PIXELS, render
+from sasnet_codec.render import TILE_PIXELS, render, usable_cores
 
 from .reports import publish
+from .speed import default_network_file
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -32,15 +31,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--tile-pixels", type=int, default=TILE_PIXELS)
     args = parser.parse_args(argv)
-    config = encoder_config(768, 512, 3).model
-    model = SASNet(config).eval()
+    header, network = decode_network(default_network_file(768, 512))
     before = peak_rss_mb()
     start = time.perf_counter()
-    image = render(model, args.size, args.size, domain_extent(768, 512),
+    image = render(network, args.size, args.size, domain_extent(header.width, header.height),
                    tile_pixels=args.tile_pixels)
     report = {
-        "render": f"{args.size}x{args.size}", "parameters": parameter_count(config),
-        "tile_pixels": args.tile_pixels, "threads": torch.get_num_threads(),
+        "render": f"{args.size}x{args.size}", "parameters": parameter_count(header.model),
+        "tile_pixels": args.tile_pixels, "threads": usable_cores(),
         "seconds": round(time.perf_counter() - start, 1),
         "peak_rss_mb_before_render": round(before), "peak_rss_mb": round(peak_rss_mb()),
         "output_mb": round(image.nbytes / 2**20),

@@ -18,10 +18,10 @@ from .presets import DEFAULT_QUALITY, DEFAULT_RECIPE, QUALITY_LEVELS, Recipe, en
 
 __version__ = "0.1.0"
 __all__ = [
-    "CodecError", "DEFAULT_QUALITY", "DEFAULT_RECIPE", "EncodeResult", "EncoderConfig", "FitConfig", "ImageData",
-    "ModelConfig", "QUALITY_LEVELS", "QuantConfig", "Recipe", "decode", "decode_file", "decode_model",
-    "encode", "encode_file", "encode_to_rate", "encoder_config", "image_from_array", "load_image", "output_size",
-    "save_image",
+    "CodecError", "DEFAULT_QUALITY", "DEFAULT_RECIPE", "EncodeResult", "EncoderConfig",
+    "FitConfig", "ImageData", "ModelConfig", "QUALITY_LEVELS", "QuantConfig", "Recipe", "decode",
+    "decode_file", "decode_model", "encode", "encode_file", "encode_to_rate", "encoder_config",
+    "image_from_array", "load_image", "output_size", "save_image",
 ]
 
 _ENCODER_NAMES = ("EncodeResult", "encode", "encode_file", "encode_to_rate")

@@ -83,7 +83,8 @@ def pack(container: Container) -> bytes:
     model = header.model
     if len(container.sections) != len(parameter_shapes(model)):
         raise ValueError("one section coding per tensor is required")
-    flags = (model.channels - 1) | (header.bit_depth == 16) << 2 | ARCHITECTURES.index(model.arch) << 3
+    flags = ((model.channels - 1) | (header.bit_depth == 16) << 2
+             | ARCHITECTURES.index(model.arch) << 3)
     out = bytearray(MAGIC)
     out.append(FORMAT_VERSION)
     out += _varint(header.width) + _varint(header.height)
@@ -148,7 +149,8 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     version = data[len(MAGIC)]
     if version != FORMAT_VERSION:
         raise CodecError(
-            f"unsupported .sas format version {version}; this decoder reads version {FORMAT_VERSION}")
+            f"unsupported .sas format version {version}; "
+            f"this decoder reads version {FORMAT_VERSION}")
     if len(data) < len(MAGIC) + 1 + 4:
         raise CodecError("truncated .sas file")
     (stored_crc,) = struct.unpack("<I", data[-4:])

@@ -51,7 +51,8 @@ def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     """The parsed container and every tensor's decoded symbols."""
     container = bitstream.unpack(data, max_pixels)
     shapes = parameter_shapes(container.header.model)
-    layout = [(math.prod(shape), s.scale_index) for (_, shape), s in zip(shapes, container.sections)]
+    layout = [(math.prod(shape), section.scale_index)
+              for (_, shape), section in zip(shapes, container.sections)]
     symbols = decode_sections(container.payload, layout)
     tensors = [QuantizedTensor(name, shape, section.step_index, values)
                for (name, shape), section, values in zip(shapes, container.sections, symbols)]

@@ -112,10 +112,9 @@ def optimise(
     mini-batches taken in turn, with the full-image PSNR measured at every log interval to pick
     the best.
     """
-    optimizer = torch.optim.Adam(
-        [{"params": group, "lr": lr} for group, lr in zip(parameter_groups, schedule.learning_rates)],
-        betas=(0.9, 0.99),
-    )
+    groups = zip(parameter_groups, schedule.learning_rates)
+    optimizer = torch.optim.Adam([{"params": group, "lr": lr} for group, lr in groups],
+                                 betas=(0.9, 0.99))
     warmups = schedule.warmups + (0.0,) * (len(parameter_groups) - len(schedule.warmups))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
         functools.partial(learning_rate_factor, steps=schedule.steps, warmup=warmup,
@@ -162,7 +161,8 @@ def optimise(
                         best_state = [p.detach().clone() for p in params]
                 bar.set_postfix(psnr=f"{psnr_from_mse(best_mse):.2f}dB", refresh=False)
                 bar.update(step - bar.n)
-                if schedule.target_psnr is not None and psnr_from_mse(best_mse) >= schedule.target_psnr:
+                target = schedule.target_psnr
+                if target is not None and psnr_from_mse(best_mse) >= target:
                     break
     finally:
         bar.close()

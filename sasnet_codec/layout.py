@@ -41,10 +41,15 @@ def high_frequency_count(config: ModelConfig, width: int | None = None) -> int:
     return width - UNIT_ROWS - low_frequency_count(config, width)
 
 
-HASH_PRIME_Y = 2654435761
-"""A hashed level's corner (gx, gy) reads entry (gx XOR gy * HASH_PRIME_Y) & UINT32_MASK, mod
-the level's size: tiny-cuda-nn's spatial hash in two dimensions."""
-UINT32_MASK = 0xFFFFFFFF
+_HASH_PRIME_Y = 2654435761
+_UINT32_MASK = 0xFFFFFFFF
+
+
+def spatial_hash(gx, gy):
+    """tiny-cuda-nn's spatial hash in two dimensions, of integer corner coordinates (int64
+    numpy arrays or torch tensors alike): a hashed level's corner reads this entry, mod the
+    level's size."""
+    return (gx ^ ((gy * _HASH_PRIME_Y) & _UINT32_MASK)) & _UINT32_MASK
 
 
 @dataclass(frozen=True)

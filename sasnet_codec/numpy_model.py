@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .frequencies import frozen_embedding
-from .layout import HASH_PRIME_Y, UINT32_MASK, grid_levels
+from .layout import grid_levels, spatial_hash
 
 _CORNERS = ((0, 0), (1, 0), (0, 1), (1, 1))
 
@@ -80,10 +80,7 @@ class NumpySASNet:
             total = np.zeros((len(unit), features), dtype=np.float32)
             for dx, dy in _CORNERS:
                 gx, gy = cell[:, 0] + dx, cell[:, 1] + dy
-                if geometry.dense:
-                    index = gx + gy * geometry.resolution
-                else:
-                    index = (gx ^ ((gy * HASH_PRIME_Y) & UINT32_MASK)) & UINT32_MASK
+                index = gx + gy * geometry.resolution if geometry.dense else spatial_hash(gx, gy)
                 index = index % geometry.size + geometry.offset
                 total += table[index] * (along[1][dy] * along[0][dx])[:, None]
             out[:, level] = total

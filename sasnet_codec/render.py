@@ -45,11 +45,11 @@ def _fill(flat: np.ndarray, network: Network, width: int, height: int,
         coords = pixel_centres(width, height, extent, start, stop)
         flat[start:stop] = convert(network.evaluate(coords) + 0.5)
 
-    with ThreadPoolExecutor(_usable_cores()) as pool:
+    with ThreadPoolExecutor(usable_cores()) as pool:
         list(pool.map(tile, range(0, total, tile_pixels)))   # list(): re-raise any error
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """Cores this process may run on (its affinity where the OS tells, else all)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..config import ModelConfig
-from ..layout import HASH_PRIME_Y, UINT32_MASK, grid_levels
+from ..layout import grid_levels, spatial_hash
 
 
 _CORNERS = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.long)
@@ -125,7 +125,7 @@ class HashGrid(nn.Module):
         # (Dense indices stay far below 2^32: a dense level has at most 2^24 entries.)
         d = self.dense_levels
         index = torch.cat([gx[:, :d] + gy[:, :d] * self.resolution[None, :d, None],
-                           (gx[:, d:] ^ ((gy[:, d:] * HASH_PRIME_Y) & UINT32_MASK)) & UINT32_MASK], dim=1)
+                           spatial_hash(gx[:, d:], gy[:, d:])], dim=1)
         index = index % self.size[None, :, None] + self.offset[None, :, None]
         along_x = torch.stack([1 - frac[..., 0], frac[..., 0]], dim=-1)          # [N, L, 2]
         along_y = torch.stack([1 - frac[..., 1], frac[..., 1]], dim=-1)
