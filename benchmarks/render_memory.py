@@ -16,7 +16,7 @@ import time
 from sasnet_codec.coords import domain_extent
 from sasnet_codec.decoder import decode_network
 from sasnet_codec.layout import parameter_count
-from sasnet_codec.render import TILE_PIXELS, render, usable_cores
+from sasnet_codec.render import TILE_PIXELS, render
 
 from .reports import publish
 from .speed import default_network_file
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> dict:
                    tile_pixels=args.tile_pixels)
     report = {
         "render": f"{args.size}x{args.size}", "parameters": parameter_count(header.model),
-        "tile_pixels": args.tile_pixels, "threads": usable_cores(),
+        "tile_pixels": args.tile_pixels, "threads": network.tile_workers,
         "seconds": round(time.perf_counter() - start, 1),
         "peak_rss_mb_before_render": round(before), "peak_rss_mb": round(peak_rss_mb()),
         "output_mb": round(image.nbytes / 2**20),

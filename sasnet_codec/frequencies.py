@@ -12,8 +12,8 @@ import numpy as np
 
 from .config import ModelConfig
 from .errors import CodecError
-from .layout import half_plane_size, high_frequency_count, low_frequency_count
 from .integer_rng import SplitMix64
+from .layout import half_plane_size, high_frequency_count, low_frequency_count
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ same frozen tables (frequencies.py, layout.py), so the two agree to float roundi
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .config import ModelConfig
@@ -24,6 +26,9 @@ class NumpySASNet:
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
         self.config = config
         self.weights = weights
+        # A tile per core: numpy releases the GIL, and its elementwise work (sines, grid reads,
+        # masks) is single-threaded otherwise.
+        self.tile_workers = usable_cores()
         omega = np.float32(config.omega_0)
         # omega_0 scales the weights once, as SineLayer does: the same float32 products.
         self.sine_layers = [(omega * weights[f"hidden{i}.weight"].T,
@@ -85,3 +90,10 @@ class NumpySASNet:
                 total += table[index] * (along[1][dy] * along[0][dx])[:, None]
             out[:, level] = total
         return out.reshape(len(unit), -1)
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity where the OS tells, else all)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

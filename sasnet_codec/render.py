@@ -1,9 +1,8 @@
 """Evaluate a network on any width x height grid, tile by tile, so memory stays bounded by the
-tile size and the output array, not by the pixel count."""
+tiles in flight and the output array, not by the pixel count."""
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Protocol
 
@@ -23,6 +22,7 @@ class Network(Protocol):
     model.SASNet (on its own device)."""
 
     config: ModelConfig
+    tile_workers: int     # tiles it evaluates at once, each on a thread of its own
 
     def evaluate(self, coords: np.ndarray) -> np.ndarray:
         """coords float32 [N, 2] -> centred values float32 [N, channels]."""
@@ -34,9 +34,8 @@ def _fill(flat: np.ndarray, network: Network, width: int, height: int,
     """flat [width * height, channels] = convert(values in [0, 1] units), tile by tile of at
     most tile_pixels consecutive row-major pixels, whatever the image's shape.
 
-    Tiles run on a thread per core: numpy and torch release the GIL, and numpy's elementwise
-    work (sines, grid reads, masks) is otherwise single-threaded. Each tile writes its own rows,
-    so the result does not depend on the order they finish in.
+    Tiles run on the network's tile_workers threads; each writes its own rows, so the result
+    does not depend on the order they finish in.
     """
     total = width * height
 
@@ -45,15 +44,8 @@ def _fill(flat: np.ndarray, network: Network, width: int, height: int,
         coords = pixel_centres(width, height, extent, start, stop)
         flat[start:stop] = convert(network.evaluate(coords) + 0.5)
 
-    with ThreadPoolExecutor(usable_cores()) as pool:
+    with ThreadPoolExecutor(network.tile_workers) as pool:
         list(pool.map(tile, range(0, total, tile_pixels)))   # list(): re-raise any error
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the OS tells, else all)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def render(network: Network, width: int, height: int, extent: tuple[float, float],
