@@ -10,6 +10,7 @@ Writes benchmarks/results/render_memory.json.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
                    tile_pixels=args.tile_pixels)
     report = {
         "render": f"{args.size}x{args.size}", "parameters": parameter_count(header.model),
-        "tile_pixels": args.tile_pixels, "threads": network.tile_workers,
+        "tile_pixels": args.tile_pixels, "cores": os.cpu_count(),
         "seconds": round(time.perf_counter() - start, 1),
         "peak_rss_mb_before_render": round(before), "peak_rss_mb": round(peak_rss_mb()),
         "output_mb": round(image.nbytes / 2**20),

@@ -60,10 +60,6 @@ class SASNet(nn.Module):
             h = (h * masks[:, start : start + cfg.n_groups, None]).view(len(h), -1)
         return self.output(h)
 
-    tile_workers = 1
-    """Tiles a render evaluates at once (render.Network): torch parallelises inside each
-    operation, and the mask network's lookup cache is not for concurrent use."""
-
     @torch.no_grad()
     def evaluate(self, coords: np.ndarray) -> np.ndarray:
         """forward() on numpy coordinates, on the model's device (render.Network)."""

@@ -8,8 +8,6 @@ same frozen tables (frequencies.py, layout.py), so the two agree to float roundi
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .config import ModelConfig
@@ -26,21 +24,18 @@ class NumpySASNet:
     def __init__(self, config: ModelConfig, weights: dict[str, np.ndarray]) -> None:
         self.config = config
         self.weights = weights
-        # A tile per core: numpy releases the GIL, and its elementwise work (sines, grid reads,
-        # masks) is single-threaded otherwise.
-        self.tile_workers = usable_cores()
         omega = np.float32(config.omega_0)
         # omega_0 scales the weights once, as SineLayer does: the same float32 products.
         self.sine_layers = [(omega * weights[f"hidden{i}.weight"].T,
                              omega * weights[f"hidden{i}.bias"])
                             for i in range(config.hidden_layers)]
         if config.has_embedding:
-            self.first_weight, band = frozen_embedding(config)
-            self.first_weight, self.first_bias = self.first_weight.T, weights["embedding.phase"]
-            # Bands are contiguous runs of rows (the low band, 0, first): one slice each.
-            edges = np.flatnonzero(np.diff(band)) + 1
-            starts, stops = np.r_[0, edges], np.r_[edges, len(band)]
-            self.band_runs = [(int(a), int(b), int(band[a])) for a, b in zip(starts, stops)]
+            weight, band = frozen_embedding(config)
+            self.first_weight, self.first_bias = weight.T, weights["embedding.phase"]
+            # Bands are contiguous runs of rows (the low band, 0, first): a row's mask is its
+            # run's, repeated over the run's length (one contiguous product, no gather).
+            starts = np.r_[0, np.flatnonzero(np.diff(band)) + 1]
+            self.run_bands, self.run_lengths = band[starts], np.diff(np.r_[starts, len(band)])
         else:
             self.first_weight = omega * weights["first.weight"].T
             self.first_bias = omega * weights["first.bias"]
@@ -51,9 +46,9 @@ class NumpySASNet:
         h = np.sin(coords @ self.first_weight + self.first_bias)
         if cfg.has_masks:
             masks = self._masks(coords)
-            for start, stop, band in self.band_runs:
-                if band:   # the low band is never masked
-                    h[:, start:stop] *= masks[:, band - 1, None]
+            band_masks = np.concatenate([np.ones_like(masks[:, :1]),   # band 0 is never masked
+                                         masks[:, : cfg.n_bands]], axis=1)
+            h *= np.repeat(band_masks[:, self.run_bands], self.run_lengths, axis=1)
         for i, (weight, bias) in enumerate(self.sine_layers):
             h = np.sin(h @ weight + bias)
             if cfg.has_masks:
@@ -91,9 +86,3 @@ class NumpySASNet:
             out[:, level] = total
         return out.reshape(len(unit), -1)
 
-
-def usable_cores() -> int:
-    """Cores this process may run on (its affinity where the OS tells, else all)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
