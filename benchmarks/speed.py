@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 import sasnet_codec as sc
+from sasnet_codec import bitstream
 from sasnet_codec.encoder import pack_model
 from sasnet_codec.layout import parameter_count
 from sasnet_codec.model import SASNet
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
                             "--device", args.device],
                            check=True)
             cli.append(time.perf_counter() - start)
-    header, _ = sc.decode_model(data)
+    header = bitstream.unpack(data).header   # the header alone: no network to build
     report = {
         "decode_image": f"{args.width}x{args.height}", "parameters": parameter_count(header.model),
         "file_bytes": len(data), "device": args.device, "hardware": hardware(args.device),
