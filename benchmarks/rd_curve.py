@@ -154,24 +154,31 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
 
     work = Path(folder)
     work.mkdir(parents=True, exist_ok=True)
-    source, coded, decoded_path = (work / f"{image.name}.png", work / f"{image.name}.sas",
-                                   work / f"{image.name}.decoded.png")
+    source, coded = work / f"{image.name}.png", work / f"{image.name}.sas"
     Image.fromarray(image.pixels).save(source)
     start = time.perf_counter()
     sc.encode_file(source, coded, quality=quality, arch=arch, device=device,
                    recipe=sc.DEFAULT_RECIPE.replace(**recipe), progress=False)
     encoding = time.perf_counter() - start
+    return measured(Row(codec, quality, image.name, 0, 0, 0, encoding, 0, machine), image, coded)
+
+
+def measured(row: Row, image: BenchImage, coded: Path) -> Row:
+    """`row` with the rate, distortion and decode time of the file `coded` of `image`, decoded
+    by this source's decoder."""
+    import sasnet_codec as sc
+
     start = time.perf_counter()
-    decoded = sc.decode_file(coded, decoded_path)
+    decoded = sc.decode_file(coded, coded.with_suffix(".decoded.png"))
     decoding = time.perf_counter() - start
     height, width = image.pixels.shape[:2]
-    bpp = coded.stat().st_size * 8 / (width * height)
-    return Row(codec, quality, image.name, bpp, psnr(image.pixels, decoded),
-               ms_ssim_rgb(image.pixels, decoded), encoding, decoding, machine)
+    return replace(row, bpp=coded.stat().st_size * 8 / (width * height),
+                   psnr=psnr(image.pixels, decoded), ms_ssim=ms_ssim_rgb(image.pixels, decoded),
+                   decoding_time=decoding)
 
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
-    ("fit", "mask_warmup"): 0.0, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1,
+    ("fit", "mask_warmup"): 0.0, ("fit", "adam_beta2"): 0.99, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1,
     ("quant", "stage_splits"): 1, ("quant", "stage_last_hidden"): False}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
@@ -405,9 +412,10 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     codec source (`old_root`) holds, from every machine there, once the cheapest encode of each
     architecture that this machine made there, encoded again now, gave the same bytes: a change
     that alters no output should not cost every encode again, and one that does alters the
-    check's bytes and is refused. Rows the older cache holds without their .sas (adopted from
-    results files) come too, once their network's check passed; a network with no .sas of this
-    machine's to check carries nothing. The check may use an encode carried before, so an
+    check's bytes and is refused. A carried encode is decoded again, so that its row measures
+    this source's decoder (its timings stay those of the machine that made it). Rows the older
+    cache holds without their .sas (adopted from results files) come too, once their network's
+    check passed; a network with no .sas of this machine's to check carries nothing. The check may use an encode carried before, so an
     interrupted carry resumes. Returns the encodes carried and the re-encodes that checked
     them."""
     held, checkable = {}, []
@@ -441,10 +449,14 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
                 raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
                                  f"on {image.name} encodes to other bytes now; nothing carried")
     carried = {key: entry for key, entry in held.items() if codecs[entry[0]].arch in checks}
-    for (folder, name), (*_, old) in carried.items():
+    for (folder, name), (_, _, image, old) in carried.items():
         folder.mkdir(parents=True, exist_ok=True)
         for path in old.glob(f"{name}.*"):
             shutil.copy2(path, folder / path.name)
+        row = row_from(json.loads((folder / f"{name}.json").read_text()))
+        if row and (folder / f"{name}.sas").exists():   # the decoder may have changed
+            again = measured(row, image, folder / f"{name}.sas")
+            save_row(folder / f"{name}.json", replace(again, decoding_time=row.decoding_time))
     return len(carried), len(checks)
 
 

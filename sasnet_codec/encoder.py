@@ -112,8 +112,7 @@ def _finish(image: ImageData, config: EncoderConfig, targets: Targets, model: SA
     it."""
     steps = {name: candidate.step_index for name, candidate in choice.items()}
     round_in_stages(model, steps, targets, config.quant, config.fit, progress)
-    finetune_quantized(model, steps, targets, config.quant, config.fit.max_batch_pixels,
-                       config.fit.seed, progress)
+    finetune_quantized(model, steps, targets, config.quant, config.fit, progress)
     data = pack_model(model, steps, image)
     reference = to_integer_array(image.pixels, image.bit_depth)
     return EncodeResult(

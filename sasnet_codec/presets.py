@@ -104,6 +104,9 @@ class Recipe(Settings):
     # (+0.05 dB, 17 of 24; ablation.md)
     backbone_lr: float = FitConfig.backbone_lr
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 2 + (0.06,) * 3 + (0.12, 0.09, 0.06)
+    # Adam's second-moment decay (FitConfig.adam_beta2) in the fit, the rounding stages and the
+    # fine-tune
+    adam_beta2: tuple[float, ...] = (0.99,) * 8
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
     # every measured quality (+0.09 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
     mask_warmup: tuple[float, ...] = (0.05,) * 8
@@ -141,6 +144,7 @@ class Recipe(Settings):
                 "batch_fraction must be in (0, 1]")
         require(all(0 <= share < 1 for share in self.mask_warmup),
                 "mask_warmup must be in [0, 1)")
+        require(all(0 < beta < 1 for beta in self.adam_beta2), "adam_beta2 must be in (0, 1)")
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
@@ -285,6 +289,7 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                                    rate_weight=recipe.rate_weight[level],
                                    backbone_lr=recipe.backbone_lr, mask_lr=mask_lr,
                                    mask_warmup=mask_warmup,
+                                   adam_beta2=recipe.adam_beta2[level],
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],

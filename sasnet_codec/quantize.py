@@ -184,7 +184,8 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
                     steps=config.stage_steps,
                     learning_rates=tuple(config.stage_lr_share * lr for _, lr in groups),
                     final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
-                    seed=fit.seed + 1 + number, description=f"rounding stage {number + 1}")
+                    adam_beta2=fit.adam_beta2, seed=fit.seed + 1 + number,
+                    description=f"rounding stage {number + 1}")
                 optimise([group for group, _ in groups], model, targets, schedule, progress)
                 number += 1
     finally:
@@ -203,8 +204,7 @@ def largest_first(tensor: torch.Tensor, fixed: torch.Tensor, count: int) -> torc
 
 
 def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Targets,
-                       config: QuantConfig, max_batch_pixels: int, seed: int,
-                       progress: bool = True) -> None:
+                       config: QuantConfig, fit: FitConfig, progress: bool = True) -> None:
     """Straight-through quantization-aware training; leaves the best float shadow weights in
     the model (their rounding is what gets coded)."""
     if config.finetune_steps <= 0:
@@ -222,7 +222,7 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
     rates = tuple(config.finetune_step_share * quantization_step(index) for _, _, index in plan)
     schedule = Schedule(
         steps=config.finetune_steps, learning_rates=rates,
-        final_lr_fraction=0.1, max_batch_pixels=max_batch_pixels, seed=seed,
-        description="quantization-aware fine-tune",
+        final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
+        adam_beta2=fit.adam_beta2, seed=fit.seed, description="quantization-aware fine-tune",
     )
     optimise([[p] for _, p, _ in plan], forward, targets, schedule, progress)

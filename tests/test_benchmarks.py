@@ -147,6 +147,10 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
             older = tmp_path / "cache" / "tiny" / "older" / place.relative_to(place.parents[1])
             shutil.move(place, older)
     assert len(list((tmp_path / "cache" / "tiny" / "older").rglob("*.sas"))) == 1
+    sas_row = next(path.with_suffix(".json") for path in (tmp_path / "cache" / "tiny" / old)
+                   .rglob("im0.sas"))
+    stale = json.loads(sas_row.read_text())
+    sas_row.write_text(json.dumps({**stale, "psnr": 99.0}))   # as an older decoder measured
     monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "changed")
     encodes = []
     real = rd_curve.run_neural
@@ -157,6 +161,8 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
     assert sorted(p.relative_to(new_root) for p in new_root.rglob("*.sas")) == old_files
     for codec in ("sasnet", "siren"):
         assert after[codec]["results"]["bpp"] == before[codec]["results"]["bpp"]
+        # a carried file is decoded again: the stale PSNR is measured anew
+        assert after[codec]["results"]["psnr-rgb"] == before[codec]["results"]["psnr-rgb"]
     # An older encode that differs from what the code makes now is refused, nothing carried.
     sas = next((tmp_path / "cache" / "tiny" / old).rglob("*.sas"))
     sas.write_bytes(sas.read_bytes()[:-1] + bytes([sas.read_bytes()[-1] ^ 1]))

@@ -134,3 +134,18 @@ def test_mask_warmup_holds_back_the_grid_and_mask_decoder_only():
     assert hidden_warm == pytest.approx(hidden_plain, rel=0.2)
     with pytest.raises(CodecError, match="mask_warmup"):
         FitConfig(mask_warmup=1.0)
+
+
+def test_adam_beta2_reaches_the_optimiser():
+    """Adam's first step is g / |g| whatever the decay; from the second on the decay decides
+    how far each weight moves, so fits with two decays part, and one decay repeats exactly."""
+    image = image_from_array(synthetic_image(24, 16))
+
+    def table(beta2: float) -> torch.Tensor:
+        config = FitConfig(steps=5, device="cpu", adam_beta2=beta2)
+        return fit(image, tiny_config().model, config, progress=False).model.masks.grid.params
+
+    assert torch.equal(table(0.9), table(0.9))
+    assert not torch.equal(table(0.9), table(0.99))
+    with pytest.raises(CodecError, match="adam_beta2"):
+        FitConfig(adam_beta2=1.0)

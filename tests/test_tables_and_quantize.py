@@ -82,7 +82,8 @@ def test_quantization_aware_finetune_recovers_rounding_error(fitted):
 
     before = quantized_mse(copy, choice, targets)
     finetune_quantized(copy, choice, targets,
-                       QuantConfig(finetune_steps=40, finetune_step_share=0.01), 1 << 16, 0,
+                       QuantConfig(finetune_steps=40, finetune_step_share=0.01),
+                       FitConfig(max_batch_pixels=1 << 16),
                        progress=False)
     assert quantized_mse(copy, choice, targets) < 0.95 * before
 
@@ -145,7 +146,8 @@ def test_finetune_rate_per_step_moves_each_tensor_in_units_of_its_own_step(fitte
     moved = type(model)(model.config)
     moved.load_state_dict(model.state_dict())
     finetune_quantized(moved, choice, targets,
-                       QuantConfig(finetune_steps=steps, finetune_step_share=share), 1 << 16, 0,
+                       QuantConfig(finetune_steps=steps, finetune_step_share=share),
+                       FitConfig(max_batch_pixels=1 << 16),
                        progress=False)
     # Adam moves a weight by at most about its rate per step
     drift = {name: float((p.detach() - before[name]).abs().max()) / quantization_step(choice[name])
