@@ -178,8 +178,9 @@ def measured(row: Row, image: BenchImage, coded: Path) -> Row:
 
 
 ADDED_SETTINGS: dict[tuple[str, str], object] = {
-    ("fit", "mask_warmup"): 0.0, ("fit", "adam_beta2"): 0.99, ("quant", "stage_steps"): 0, ("quant", "stage_lr_share"): 0.1,
-    ("quant", "stage_splits"): 1, ("quant", "stage_last_hidden"): False}
+    ("fit", "mask_warmup"): 0.0, ("fit", "adam_beta2"): 0.99, ("quant", "stage_steps"): 0,
+    ("quant", "stage_lr_share"): 0.1, ("quant", "stage_splits"): 1,
+    ("quant", "stage_last_hidden"): False}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
 
@@ -415,9 +416,9 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     check's bytes and is refused. A carried encode is decoded again, so that its row measures
     this source's decoder (its timings stay those of the machine that made it). Rows the older
     cache holds without their .sas (adopted from results files) come too, once their network's
-    check passed; a network with no .sas of this machine's to check carries nothing. The check may use an encode carried before, so an
-    interrupted carry resumes. Returns the encodes carried and the re-encodes that checked
-    them."""
+    check passed; a network with no .sas of this machine's to check carries nothing. The check
+    may use an encode carried before, so an interrupted carry resumes. Returns the encodes
+    carried and the re-encodes that checked them."""
     held, checkable = {}, []
     for codec, quality, image in tasks:
         place = places[codec, quality, image.name]

@@ -266,8 +266,9 @@ def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_pat
     before = settings_hash(settings)
     assert codec.settings_key(5, image, "cpu") == before
     for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
+        # another valid value: the float settings are all shares or decays in [0, 1)
         changed = (not neutral if isinstance(neutral, bool)
-                   else neutral + (0.5 if isinstance(neutral, float) else 1))
+                   else (neutral + 0.5) % 1 if isinstance(neutral, float) else neutral + 1)
         other = rd_curve.NeuralCodec("y", "sasnet", {**older, **recipe_everywhere(name, changed)},
                                      "")
         assert other.settings_key(5, image, "cpu") != before
