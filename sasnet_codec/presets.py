@@ -109,7 +109,8 @@ class Recipe(Settings):
     # fine-tune: 0.95 pays at the default (+0.06 dB at equal rate, 17 of 24 images; SIREN
     # +0.05) and is noise at 1 (-0.00 dB, 12 of 24); the rest keep 0.99, unmeasured
     # (ablation.md)
-    adam_beta2: tuple[float, ...] = (0.99,) * 4 + (0.95,) + (0.99,) * 3
+    adam_beta2: tuple[float, ...] = ((FitConfig.adam_beta2,) * 4 + (0.95,)
+                                     + (FitConfig.adam_beta2,) * 3)
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
     # every measured quality (+0.09 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
     mask_warmup: tuple[float, ...] = (0.05,) * 8
