@@ -147,8 +147,10 @@ class FitConfig(Settings):
     mask_lr: float = 1e-2            # hash grid and mask decoder
     mask_warmup: float = 0.0         # share of the steps over which mask_lr ramps up from 0
     final_lr_fraction: float = 0.01  # cosine decay ends at this fraction of each rate
-    # Adam's second-moment decay, for the fit, the rounding stages and the fine-tune: how many
-    # recent steps (about 1 / (1 - adam_beta2)) set each weight's step size
+    # Adam's decays, for the fit, the rounding stages and the fine-tune: the first moment's
+    # sets how many recent gradients (about 1 / (1 - adam_beta1)) make a step's direction, the
+    # second moment's how many set each weight's step size
+    adam_beta1: float = 0.9
     adam_beta2: float = 0.99
     max_batch_pixels: int = 2**18    # full-batch below this, random mini-batches above
     target_psnr: float | None = None # stop early once the fit reaches this PSNR (dB)
@@ -157,11 +159,16 @@ class FitConfig(Settings):
     device: str = "auto"             # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     log_every: int = 25              # progress-bar refresh, in steps
 
+    @property
+    def adam_betas(self) -> tuple[float, float]:
+        return self.adam_beta1, self.adam_beta2
+
     def __post_init__(self) -> None:
         require(self.steps >= 1, "the number of fitting steps must be at least 1")
         require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
         require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
-        require(0 < self.adam_beta2 < 1, "adam_beta2 must be in (0, 1)")
+        require(0 <= self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1,
+                "adam_beta1 must be in [0, 1) and adam_beta2 in (0, 1)")
         require(0 <= self.mask_warmup < 1, "mask_warmup must be in [0, 1)")
         require(self.max_batch_pixels >= 1 and self.log_every >= 1,
                 "max_batch_pixels and log_every must be at least 1")

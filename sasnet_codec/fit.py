@@ -77,7 +77,7 @@ class Schedule:
     learning_rates: tuple[float, ...]   # one per parameter group
     final_lr_fraction: float
     max_batch_pixels: int
-    adam_beta2: float
+    adam_betas: tuple[float, float]
     target_psnr: float | None = None
     rate_weight: float = 0.0            # see `optimise`; 0 fits distortion alone
     warmups: tuple[float, ...] = ()     # per group: share of the steps to ramp its rate up
@@ -115,7 +115,7 @@ def optimise(
     """
     groups = zip(parameter_groups, schedule.learning_rates)
     optimizer = torch.optim.Adam([{"params": group, "lr": lr} for group, lr in groups],
-                                 betas=(0.9, schedule.adam_beta2))
+                                 betas=schedule.adam_betas)
     warmups = schedule.warmups + (0.0,) * (len(parameter_groups) - len(schedule.warmups))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
         functools.partial(learning_rate_factor, steps=schedule.steps, warmup=warmup,
@@ -225,7 +225,7 @@ def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
     schedule = Schedule(
         steps=fit_config.steps, learning_rates=tuple(rates), warmups=tuple(warmups),
         final_lr_fraction=fit_config.final_lr_fraction,
-        max_batch_pixels=fit_config.max_batch_pixels, adam_beta2=fit_config.adam_beta2,
+        max_batch_pixels=fit_config.max_batch_pixels, adam_betas=fit_config.adam_betas,
         target_psnr=fit_config.target_psnr,
         rate_weight=fit_config.rate_weight, seed=fit_config.seed,
         log_every=fit_config.log_every, description="fit",

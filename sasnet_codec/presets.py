@@ -111,6 +111,11 @@ class Recipe(Settings):
     # (ablation.md)
     adam_beta2: tuple[float, ...] = ((FitConfig.adam_beta2,) * 4 + (0.95,)
                                      + (FitConfig.adam_beta2,) * 3)
+    # Adam's first-moment decay (FitConfig.adam_beta1), where the same three use it
+    adam_beta1: tuple[float, ...] = (FitConfig.adam_beta1,) * 8
+    # where the fit's cosine decay ends, as a share of each learning rate
+    # (FitConfig.final_lr_fraction)
+    final_lr_fraction: tuple[float, ...] = (FitConfig.final_lr_fraction,) * 8
     # share of the fit over which that rate ramps up from 0 (then the cosine): 5% pays at
     # every measured quality (+0.09 to +0.22 dB at equal rate, 14-20 of 24 images; ablation.md)
     mask_warmup: tuple[float, ...] = (0.05,) * 8
@@ -149,6 +154,9 @@ class Recipe(Settings):
         require(all(0 <= share < 1 for share in self.mask_warmup),
                 "mask_warmup must be in [0, 1)")
         require(all(0 < beta < 1 for beta in self.adam_beta2), "adam_beta2 must be in (0, 1)")
+        require(all(0 <= beta < 1 for beta in self.adam_beta1), "adam_beta1 must be in [0, 1)")
+        require(all(0 < share <= 1 for share in self.final_lr_fraction),
+                "final_lr_fraction must be in (0, 1]")
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
@@ -293,7 +301,9 @@ def _settings_at(level: int, model: ModelConfig, pixels: int, seed: int, device:
                                    rate_weight=recipe.rate_weight[level],
                                    backbone_lr=recipe.backbone_lr, mask_lr=mask_lr,
                                    mask_warmup=mask_warmup,
+                                   adam_beta1=recipe.adam_beta1[level],
                                    adam_beta2=recipe.adam_beta2[level],
+                                   final_lr_fraction=recipe.final_lr_fraction[level],
                                    max_batch_pixels=batch,
                                    seed=seed, device=device),
         quant=QuantConfig(rd_slope=recipe.rd_slope[level],

@@ -184,7 +184,7 @@ def round_in_stages(model: SASNet, step_indices: dict[str, int], targets: Target
                     steps=config.stage_steps,
                     learning_rates=tuple(config.stage_lr_share * lr for _, lr in groups),
                     final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
-                    adam_beta2=fit.adam_beta2, seed=fit.seed + 1 + number,
+                    adam_betas=fit.adam_betas, seed=fit.seed + 1 + number,
                     description=f"rounding stage {number + 1}")
                 optimise([group for group, _ in groups], model, targets, schedule, progress)
                 number += 1
@@ -223,6 +223,6 @@ def finetune_quantized(model: SASNet, step_indices: dict[str, int], targets: Tar
     schedule = Schedule(
         steps=config.finetune_steps, learning_rates=rates,
         final_lr_fraction=0.1, max_batch_pixels=fit.max_batch_pixels,
-        adam_beta2=fit.adam_beta2, seed=fit.seed, description="quantization-aware fine-tune",
+        adam_betas=fit.adam_betas, seed=fit.seed, description="quantization-aware fine-tune",
     )
     optimise([[p] for _, p, _ in plan], forward, targets, schedule, progress)

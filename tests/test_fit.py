@@ -136,16 +136,20 @@ def test_mask_warmup_holds_back_the_grid_and_mask_decoder_only():
         FitConfig(mask_warmup=1.0)
 
 
-def test_adam_beta2_reaches_the_optimiser():
-    """Adam's first step is g / |g| whatever the decay; from the second on the decay decides
-    how far each weight moves, so fits with two decays part, and one decay repeats exactly."""
+def test_adam_decays_reach_the_optimiser():
+    """Adam's first step is g / |g| whatever the decays; from the second on they decide where
+    each weight moves, so fits with two values of either part, and one setting repeats
+    exactly."""
     image = image_from_array(synthetic_image(24, 16))
 
-    def table(beta2: float) -> torch.Tensor:
-        config = FitConfig(steps=5, device="cpu", adam_beta2=beta2)
+    def table(beta1: float, beta2: float) -> torch.Tensor:
+        config = FitConfig(steps=5, device="cpu", adam_beta1=beta1, adam_beta2=beta2)
         return fit(image, tiny_config().model, config, progress=False).model.masks.grid.params
 
-    assert torch.equal(table(0.9), table(0.9))
-    assert not torch.equal(table(0.9), table(0.99))
+    assert torch.equal(table(0.9, 0.9), table(0.9, 0.9))
+    assert not torch.equal(table(0.9, 0.9), table(0.9, 0.99))
+    assert not torch.equal(table(0.9, 0.9), table(0.8, 0.9))
     with pytest.raises(CodecError, match="adam_beta2"):
         FitConfig(adam_beta2=1.0)
+    with pytest.raises(CodecError, match="adam_beta1"):
+        FitConfig(adam_beta1=1.0)

@@ -48,10 +48,12 @@ def test_recipe_fields_reach_the_encoder_settings():
                     finetune_step_share=0.003,
                     rate_weight=(0.0, 0.3) + (0.0,) * 6, backbone_lr=1e-3,
                     mask_lr=(1e-2, 3e-2) + (1e-2,) * 6, mask_warmup=(0.0, 0.2) + (0.0,) * 6,
-                    adam_beta2=(0.99, 0.9) + (0.99,) * 6)
+                    adam_beta2=(0.99, 0.9) + (0.99,) * 6, adam_beta1=(0.9, 0.8) + (0.9,) * 6,
+                    final_lr_fraction=(0.01, 0.05) + (0.01,) * 6)
     config = encoder_config(192, 128, 3, 2, recipe=recipe)
     assert (config.fit.backbone_lr, config.fit.mask_lr) == (1e-3, 3e-2)
-    assert config.fit.adam_beta2 == 0.9
+    assert config.fit.adam_betas == (0.8, 0.9)
+    assert config.fit.final_lr_fraction == 0.05
     assert config.fit.mask_warmup == 0.2
     assert config.quant.rd_slope == 0.5 and config.quant.finetune_steps == 9
     assert config.quant.finetune_step_share == 0.003
@@ -160,3 +162,7 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
         Recipe(mask_warmup=(1.0,) * 8)
     with pytest.raises(CodecError, match=r"adam_beta2 must be in \(0, 1\)"):
         Recipe(adam_beta2=(1.0,) * 8)
+    with pytest.raises(CodecError, match=r"adam_beta1 must be in \[0, 1\)"):
+        Recipe(adam_beta1=(1.0,) * 8)
+    with pytest.raises(CodecError, match=r"final_lr_fraction must be in \(0, 1\]"):
+        Recipe(final_lr_fraction=(0.0,) * 8)
