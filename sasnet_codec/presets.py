@@ -107,7 +107,8 @@ class Recipe(Settings):
     mask_lr: tuple[float, ...] = (FitConfig.mask_lr,) * 2 + (0.06,) * 3 + (0.12, 0.09, 0.06)
     # Adam's second-moment decay (FitConfig.adam_beta2) in the fit, the rounding stages and the
     # fine-tune: 0.95 pays at the default (+0.06 dB at equal rate, 17 of 24 images; SIREN
-    # +0.05) and is noise at 1 (-0.00 dB, 12 of 24); the rest keep 0.99, unmeasured
+    # +0.05; 0.9 no better, +0.00 dB), is noise at 1 and 6 (-0.00 and +0.01 dB, 12 of 24
+    # each) and loses at 7 (-0.05 dB, 6 of 24); the rest keep 0.99, unmeasured
     # (ablation.md)
     adam_beta2: tuple[float, ...] = ((FitConfig.adam_beta2,) * 4 + (0.95,)
                                      + (FitConfig.adam_beta2,) * 3)
