@@ -167,8 +167,8 @@ class FitConfig(Settings):
         require(self.steps >= 1, "the number of fitting steps must be at least 1")
         require(self.backbone_lr > 0 and self.mask_lr > 0, "learning rates must be positive")
         require(0 < self.final_lr_fraction <= 1, "final_lr_fraction must be in (0, 1]")
-        require(0 <= self.adam_beta1 < 1 and 0 < self.adam_beta2 < 1,
-                "adam_beta1 must be in [0, 1) and adam_beta2 in (0, 1)")
+        require(0 <= self.adam_beta1 < 1, "adam_beta1 must be in [0, 1)")
+        require(0 < self.adam_beta2 < 1, "adam_beta2 must be in (0, 1)")
         require(0 <= self.mask_warmup < 1, "mask_warmup must be in [0, 1)")
         require(self.max_batch_pixels >= 1 and self.log_every >= 1,
                 "max_batch_pixels and log_every must be at least 1")

@@ -155,12 +155,10 @@ class Recipe(Settings):
                 "stage_last_hidden must be true or false")
         require(all(0 < share <= 1 for share in self.batch_fraction),
                 "batch_fraction must be in (0, 1]")
-        require(all(0 <= share < 1 for share in self.mask_warmup),
-                "mask_warmup must be in [0, 1)")
-        require(all(0 < beta < 1 for beta in self.adam_beta2), "adam_beta2 must be in (0, 1)")
-        require(all(0 <= beta < 1 for beta in self.adam_beta1), "adam_beta1 must be in [0, 1)")
-        require(all(0 < share <= 1 for share in self.final_lr_fraction),
-                "final_lr_fraction must be in (0, 1]")
+        for level in range(len(QUALITY_LEVELS)):   # the fit's own fields: FitConfig checks them
+            FitConfig(mask_warmup=self.mask_warmup[level], adam_beta1=self.adam_beta1[level],
+                      adam_beta2=self.adam_beta2[level],
+                      final_lr_fraction=self.final_lr_fraction[level])
         low, high = MODEL_LIMITS["grid_features"]
         require(all(isinstance(n, int) and low <= n <= high for n in self.grid_features),
                 f"grid_features must be whole numbers from {low} to {high}")
