@@ -16,7 +16,8 @@ changes. The per-image rows of results files already in the output folder count 
 the same codec source made them, so a fresh clone re-plots the committed results and runs only
 what is new. After a change to the codec's source that should not change its output,
 `--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
-match, carries each older source's encodes over instead of re-running them.
+match (the older file rewritten in today's container, so a format change that keeps the coded
+content carries too), carries each older source's encodes over instead of re-running them.
 Every row names the machine that measured it, and the cache keeps a neural encode per machine:
 the same settings give other bytes on another CPU model. Rows from another machine re-plot
 results anywhere, with a note that says so; `--this-machine` encodes them here, which a screen
@@ -440,26 +441,43 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     for entry in sorted(checkable, key=pixel_steps):
         if codecs[entry[0]].arch in wanted:
             checks.setdefault(codecs[entry[0]].arch, entry)
+    same_container = True
     with torch_threads(threads):
         for codec, quality, image, old in checks.values():
             with tempfile.TemporaryDirectory() as work:
                 run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
                            work, device, here)
-                same = (Path(work) / f"{image.name}.sas").read_bytes() == (
-                    old / f"{image.name}.sas").read_bytes()
-            if not same:
+                fresh = (Path(work) / f"{image.name}.sas").read_bytes()
+            if fresh != repacked(old / f"{image.name}.sas"):
                 raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
                                  f"on {image.name} encodes to other bytes now; nothing carried")
-    carried = {key: entry for key, entry in held.items() if codecs[entry[0]].arch in checks}
+            same_container &= fresh == (old / f"{image.name}.sas").read_bytes()
+    # a row without its .sas cannot be repacked: it comes only while the container is unchanged
+    carried = {key: entry for key, entry in held.items() if codecs[entry[0]].arch in checks
+               and (same_container or (entry[3] / f"{key[1]}.sas").exists())}
     for (folder, name), (_, _, image, old) in carried.items():
         folder.mkdir(parents=True, exist_ok=True)
         for path in old.glob(f"{name}.*"):
             shutil.copy2(path, folder / path.name)
+        if (folder / f"{name}.sas").exists():
+            (folder / f"{name}.sas").write_bytes(repacked(folder / f"{name}.sas"))
         row = row_from(json.loads((folder / f"{name}.json").read_text()))
         if row and (folder / f"{name}.sas").exists():   # the decoder may have changed
             again = measured(row, image, folder / f"{name}.sas")
             save_row(folder / f"{name}.json", replace(again, decoding_time=row.decoding_time))
     return len(carried), len(checks)
+
+
+def repacked(path: Path) -> bytes:
+    """The .sas file at `path` in today's container: the same network and payload, so a format
+    change that alters no coded content does not cost every encode again."""
+    from sasnet_codec import CodecError, bitstream
+
+    data = path.read_bytes()
+    try:
+        return bitstream.pack(bitstream.unpack(data))
+    except CodecError:   # not a file today's decoder reads: compared as it is
+        return data
 
 
 def measured_on(reports: dict[str, dict]) -> list[str]:

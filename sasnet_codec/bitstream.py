@@ -1,9 +1,13 @@
 """The .sas container: the only module that packs or parses bytes. Layout in docs/bitstream.md.
 
-    magic "SAS" | version u8 | width varint | height varint | flags u8
-    | model config: 17 varints | per tensor: step index u8, Laplace scale index u8
-    | payload length varint | payload (range-coded 32-bit words, little-endian)
+Format 2 (written):
+    magic "SAS" | version u8 | header bits | payload (range-coded 32-bit words, little-endian)
     | CRC-32 (little-endian) of every byte before it
+where the header bits are Exp-Golomb codes (as H.264's ue/se) of the size, 5 flag bits, each
+model config field as its difference from CONFIG_REFERENCE, then per tensor 8-bit step and
+Laplace scale indices, zero-padded to a byte; the payload runs to the CRC.
+
+Format 1 (still read): the same fields as varints and bytes, with an explicit payload length.
 
 Nothing read from a file is executed; every field is checked against documented limits before
 anything is allocated.
@@ -20,7 +24,8 @@ from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
 MAGIC = b"SAS"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
@@ -37,7 +42,19 @@ CONFIG_FIELDS = (
     "grid_levels", "grid_features", "grid_log2_size", "grid_base_resolution", "grid_scale_x64",
     "mask_hidden", "seed",
 )
-"""Config fields after the flags byte, in this order (arch and channels live in the flags)."""
+"""Config fields after the flags, in this order (arch and channels live in the flags)."""
+
+CONFIG_REFERENCE = {
+    "embedding_width": 64, "hidden_width": 48, "hidden_layers": 2, "omega_0": 30,
+    "band_limit": 32, "low_freq_range": 6, "low_freq_percent": 50, "n_bands": 4, "n_groups": 8,
+    "period_percent": 250, "grid_levels": 6, "grid_features": 2, "grid_log2_size": 8,
+    "grid_base_resolution": 4, "grid_scale_x64": 96, "mask_hidden": 16, "seed": 0,
+}
+"""Format 2 codes each config field as its difference from this value: ModelConfig's defaults
+when the format was made, frozen here so that a new default never changes an old file. A field
+at its reference costs one bit; the presets' headers take 6-10 bytes instead of 18."""
+EXP_GOLOMB_MAX_ZEROS = 32
+"""Longest Exp-Golomb prefix a reader accepts (values below 2^32)."""
 
 
 @dataclass(frozen=True)
@@ -66,63 +83,120 @@ class Container:
         return len(pack(self)) - len(self.payload)
 
 
-def _varint(value: int) -> bytes:
-    """Unsigned LEB128."""
-    if value < 0:
-        raise ValueError("varints are unsigned")
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
+class _BitWriter:
+    """Bits, most significant first, into bytes."""
+
+    def __init__(self) -> None:
+        self.value, self.length = 0, 0
+
+    def fixed(self, value: int, width: int) -> None:
+        if not 0 <= value < 1 << width:
+            raise ValueError(f"{value} does not fit in {width} bits")
+        self.value, self.length = self.value << width | value, self.length + width
+
+    def unsigned(self, value: int) -> None:
+        """Exp-Golomb ue(v): v + 1 in binary after as many zeros as it has bits, less one."""
+        width = (value + 1).bit_length()
+        self.fixed(value + 1, 2 * width - 1)
+
+    def signed(self, value: int) -> None:
+        """se(v): 0, 1, -1, 2, -2, ... as ue 0, 1, 2, 3, 4, ..."""
+        self.unsigned(2 * value - 1 if value > 0 else -2 * value)
+
+    def varint(self, value: int) -> None:
+        """Format 1's unsigned LEB128 (byte-aligned there)."""
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            self.fixed(byte | (0x80 if value else 0), 8)
+            if not value:
+                return
+
+    def to_bytes(self) -> bytes:
+        padding = -self.length % 8
+        return (self.value << padding).to_bytes((self.length + padding) // 8, "big")
 
 
-def pack(container: Container) -> bytes:
+def pack(container: Container, version: int = FORMAT_VERSION) -> bytes:
+    """The file of `container` in format `version` (1 for decoders that predate format 2, and
+    to measure what it saves)."""
     header = container.header
     model = header.model
     if len(container.sections) != len(parameter_shapes(model)):
         raise ValueError("one section coding per tensor is required")
-    flags = ((model.channels - 1) | (header.bit_depth == 16) << 2
-             | ARCHITECTURES.index(model.arch) << 3)
-    out = bytearray(MAGIC)
-    out.append(FORMAT_VERSION)
-    out += _varint(header.width) + _varint(header.height)
-    out.append(flags)
-    for name in CONFIG_FIELDS:
-        out += _varint(getattr(model, name))
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"no .sas format version {version}")
+    flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
+             | model.channels - 1)
+    bits = _BitWriter()
+    if version == 1:
+        bits.varint(header.width)
+        bits.varint(header.height)
+        bits.fixed(flags, 8)
+        for name in CONFIG_FIELDS:
+            bits.varint(getattr(model, name))
+    else:
+        bits.unsigned(header.width - 1)
+        bits.unsigned(header.height - 1)
+        bits.fixed(flags, 5)
+        for name in CONFIG_FIELDS:
+            bits.signed(getattr(model, name) - CONFIG_REFERENCE[name])
     for section in container.sections:
-        out += bytes((section.step_index, section.scale_index))
-    out += _varint(len(container.payload))
-    out += container.payload
+        bits.fixed(section.step_index, 8)
+        bits.fixed(section.scale_index, 8)
+    if version == 1:
+        bits.varint(len(container.payload))
+    out = bytearray(MAGIC)
+    out.append(version)
+    out += bits.to_bytes() + container.payload
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
 
 
-class _Reader:
-    def __init__(self, data: bytes, end: int) -> None:
-        self.data, self.pos, self.end = data, 0, end
+class _BitReader:
+    """Reads what _BitWriter writes (and format 1's bytes and varints), never past `end`."""
 
-    def take(self, count: int) -> bytes:
-        if self.pos + count > self.end:
+    def __init__(self, data: bytes, start: int, end: int) -> None:
+        self.data, self.pos, self.end = data, 8 * start, 8 * end
+
+    def fixed(self, width: int) -> int:
+        if self.pos + width > self.end:
             raise CodecError("truncated .sas file")
-        chunk = self.data[self.pos : self.pos + count]
-        self.pos += count
-        return chunk
+        first, last = self.pos // 8, (self.pos + width + 7) // 8
+        chunk = int.from_bytes(self.data[first:last], "big")
+        value = chunk >> (8 * last - self.pos - width) & ((1 << width) - 1)
+        self.pos += width
+        return value
 
-    def byte(self) -> int:
-        return self.take(1)[0]
+    def unsigned(self) -> int:
+        zeros = 0
+        while not self.fixed(1):
+            zeros += 1
+            if zeros > EXP_GOLOMB_MAX_ZEROS:
+                raise CodecError("corrupt .sas header: a field is out of range")
+        return (1 << zeros | self.fixed(zeros)) - 1
+
+    def signed(self) -> int:
+        code = self.unsigned()
+        return (code + 1) // 2 if code % 2 else -(code // 2)
 
     def varint(self, limit: int = 1 << 32) -> int:
+        """Format 1's unsigned LEB128."""
         value, shift = 0, 0
         while True:
-            byte = self.byte()
+            byte = self.fixed(8)
             value |= (byte & 0x7F) << shift
             if value > limit:
                 raise CodecError("corrupt .sas header: a field is out of range")
             if not byte & 0x80:
                 return value
             shift += 7
+
+    def take_bytes(self, count: int) -> bytes:
+        start = self.pos // 8
+        if self.pos % 8 or self.pos + 8 * count > self.end:
+            raise CodecError("truncated .sas file")
+        self.pos += 8 * count
+        return self.data[start : start + count]
 
 
 def check_limits(width: int, height: int, model: ModelConfig, max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -141,39 +215,57 @@ def check_limits(width: int, height: int, model: ModelConfig, max_pixels: int = 
                          f"{limit} for a {width}x{height} image")
 
 
-def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
-    """Parse and check a .sas file. Raises CodecError, naming the problem, for anything that is
-    not a well-formed file of a supported version within the limits."""
+def version_of(data: bytes) -> int:
+    """The format version of a .sas file (CodecError for anything without the signature)."""
     if len(data) < len(MAGIC) + 1 or not data.startswith(MAGIC):
         raise CodecError("not a .sas file (missing the 'SAS' signature)")
-    version = data[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    return data[len(MAGIC)]
+
+
+def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
+    """Parse and check a .sas file of any readable version. Raises CodecError, naming the
+    problem, for anything that is not a well-formed file within the limits."""
+    version = version_of(data)
+    if version not in READABLE_VERSIONS:
         raise CodecError(
-            f"unsupported .sas format version {version}; "
-            f"this decoder reads version {FORMAT_VERSION}")
+            f"unsupported .sas format version {version}; this decoder reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}")
     if len(data) < len(MAGIC) + 1 + 4:
         raise CodecError("truncated .sas file")
     (stored_crc,) = struct.unpack("<I", data[-4:])
     if zlib.crc32(data[:-4]) != stored_crc:
         raise CodecError("corrupt .sas file: checksum mismatch (truncated or damaged)")
-    reader = _Reader(data, len(data) - 4)
-    reader.take(len(MAGIC) + 1)
-    width = reader.varint(MAX_DIMENSION)
-    height = reader.varint(MAX_DIMENSION)
-    flags = reader.byte()
-    arch_index = flags >> 3 & 0x3
-    if flags >> 5 or arch_index >= len(ARCHITECTURES):
+    reader = _BitReader(data, len(MAGIC) + 1, len(data) - 4)
+    if version == 1:
+        width = reader.varint(MAX_DIMENSION)
+        height = reader.varint(MAX_DIMENSION)
+        flags = reader.fixed(8)
+        if flags >> 5:
+            raise CodecError("corrupt .sas header: unknown flags")
+        fields = {name: reader.varint() for name in CONFIG_FIELDS}
+    else:
+        width = reader.unsigned() + 1
+        height = reader.unsigned() + 1
+        flags = reader.fixed(5)
+        fields = {name: CONFIG_REFERENCE[name] + reader.signed() for name in CONFIG_FIELDS}
+    arch_index = flags >> 3
+    if arch_index >= len(ARCHITECTURES):
         raise CodecError("corrupt .sas header: unknown flags")
-    fields = {name: reader.varint() for name in CONFIG_FIELDS}
+    if min(fields.values()) < 0:
+        raise CodecError("corrupt .sas header: a field is out of range")
     model = ModelConfig(arch=ARCHITECTURES[arch_index], channels=(flags & 0x3) + 1, **fields)
     check_limits(width, height, model, max_pixels, "the file declares")
-    sections = tuple(SectionCoding(reader.byte(), reader.byte())
+    sections = tuple(SectionCoding(reader.fixed(8), reader.fixed(8))
                      for _ in parameter_shapes(model))
-    payload_length = reader.varint(len(data))
-    if payload_length % 4:
+    if version == 1:
+        payload = reader.take_bytes(reader.varint(len(data)))
+        if reader.pos != reader.end:
+            raise CodecError("corrupt .sas file: unexpected bytes after the payload")
+    else:
+        if reader.fixed(-reader.pos % 8):
+            raise CodecError("corrupt .sas header: nonzero padding bits")
+        payload = reader.take_bytes((reader.end - reader.pos) // 8)
+    if len(payload) % 4:
         raise CodecError("corrupt .sas file: the payload is not a whole number of 32-bit words")
-    payload = reader.take(payload_length)
-    if reader.pos != reader.end:
-        raise CodecError("corrupt .sas file: unexpected bytes after the payload")
     header = Header(width, height, 16 if flags & 0x4 else 8, model)
     return Container(header, sections, payload)

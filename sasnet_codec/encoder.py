@@ -31,8 +31,9 @@ from .presets import (DEFAULT_QUALITY, DEFAULT_RECIPE, EXPECTED_BITS_PER_PARAMET
 from .quantize import (Candidate, StepSearch, finetune_quantized, quantize_model,
                        round_in_stages)
 
-HEADER_ALLOWANCE_BYTES = 64
-"""Header bytes set aside when sizing a network for a rate target."""
+HEADER_ALLOWANCE_BYTES = 56
+"""Header bytes set aside when sizing a network for a rate target (the presets' headers, CRC
+included, take 32-53 bytes in format 2, from Kodak-mini to 12 Mpixel)."""
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ def describe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any
             "estimated_bytes": round(laplace_bits(tensor.symbols, coding.scale_index) / 8, 1),
         })
     return {
-        "format_version": bitstream.FORMAT_VERSION,
+        "format_version": bitstream.version_of(data),
         "width": header.width, "height": header.height, "channels": header.model.channels,
         "bit_depth": header.bit_depth, "model": header.model.to_dict(),
         "parameters": parameter_count(header.model),
-        "file_bytes": len(data), "header_bytes": container.overhead_bytes,
+        "file_bytes": len(data), "header_bytes": len(data) - len(container.payload),
         "payload_bytes": len(container.payload),
         "bpp": bits_per_pixel(len(data), header.width, header.height),
         "sections": sections,

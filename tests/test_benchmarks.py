@@ -13,7 +13,7 @@ from benchmarks import entropy_headroom, rd_curve
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
-from sasnet_codec import DEFAULT_RECIPE
+from sasnet_codec import DEFAULT_RECIPE, bitstream
 from sasnet_codec.entropy import best_bits
 from sasnet_codec.info import describe
 from tests.helpers import synthetic_image
@@ -173,6 +173,33 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
     with pytest.raises(SystemExit, match="other bytes"):
         rd_curve.main(args + ["--carry-from", old])
     assert not list((tmp_path / "cache" / "tiny" / "changed-again").rglob("*.sas"))
+
+
+def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_path,
+                                                                           monkeypatch):
+    """Encodes cached in format 1 carry once a fresh encode equals them in today's container;
+    a row without its file cannot be rewritten, so it is encoded again."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for seed in (0, 1):
+        Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
+    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+            "--arch", "sasnet", "--output", str(tmp_path / "out"),
+            "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
+    before = rd_curve.main(args)
+    old = tmp_path / "cache" / "tiny" / rd_curve.codec_fingerprint()
+    for path in old.rglob("*.sas"):
+        path.write_bytes(bitstream.pack(bitstream.unpack(path.read_bytes()), version=1))
+    next(old.rglob("im1.sas")).unlink()
+    (tmp_path / "out" / "sasnet.json").unlink()
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "format-2")
+    after = rd_curve.main(args + ["--carry-from", old.name])
+    new = tmp_path / "cache" / "tiny" / "format-2"
+    for name in ("im0", "im1"):   # carried and rewritten; encoded again (a carried row
+        data = next(new.rglob(f"{name}.sas")).read_bytes()   # without its file has none)
+        assert bitstream.version_of(data) == bitstream.FORMAT_VERSION
+    for metric in ("bpp", "psnr-rgb"):
+        assert after["sasnet"]["results"][metric] == before["sasnet"]["results"][metric]
 
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():

@@ -1,9 +1,11 @@
 import pytest
 
-from sasnet_codec.bitstream import Container, Header, SectionCoding, pack, unpack
+from sasnet_codec.bitstream import (CONFIG_FIELDS, Container, Header, SectionCoding, _BitReader,
+                                    _BitWriter, pack, unpack, version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
+from sasnet_codec.encoder import HEADER_ALLOWANCE_BYTES
 from sasnet_codec.presets import encoder_config
 
 from tests.helpers import reseal
@@ -23,18 +25,61 @@ def test_round_trip():
             assert unpack(pack(original)) == original
 
 
-def test_bytes_are_stable():
-    """Golden bytes: any change to the layout must bump FORMAT_VERSION and update this."""
+def golden_container() -> Container:
     model = ModelConfig(arch="siren", channels=3, embedding_width=8, hidden_width=8,
                         hidden_layers=1, seed=1)
-    data = pack(container_for(model, payload=b"\xaa\xbb\xcc\xdd", width=300, height=2))
-    assert data.hex() == GOLDEN
+    return container_for(model, payload=b"\xaa\xbb\xcc\xdd", width=300, height=2)
 
 
-def test_header_overhead_of_default_configs_is_at_most_64_bytes():
+def test_bytes_are_stable():
+    """Golden bytes: any change to the layout must bump FORMAT_VERSION and update this."""
+    assert pack(golden_container()).hex() == GOLDEN
+
+
+def test_format_1_files_still_read():
+    """The same container as format 1 wrote it: 47 bytes where format 2 takes 33."""
+    data = bytes.fromhex(GOLDEN_V1)
+    assert pack(golden_container(), version=1) == data
+    assert version_of(data) == 1
+    assert unpack(data) == golden_container()
+    assert len(pack(unpack(data))) == len(bytes.fromhex(GOLDEN)) == 33
+    for arch in ("sasnet", "femb", "siren"):
+        original = container_for(ModelConfig(arch=arch, channels=4, seed=2**31 + 5),
+                                 bit_depth=16)
+        assert unpack(pack(original, version=1)) == original
+
+
+def test_exp_golomb_codes_round_trip_at_their_edges():
+    values = [0, 1, 2, 3, 254, 255, 256, 2**31, 2**32 - 2]
+    bits = _BitWriter()
+    for value in values:
+        bits.unsigned(value)
+        bits.signed(value)
+        bits.signed(-value)
+    data = bits.to_bytes()
+    reader = _BitReader(data, 0, len(data))
+    assert [(reader.unsigned(), reader.signed(), reader.signed()) for _ in values] == [
+        (v, v, -v) for v in values]
+
+
+def test_a_negative_field_and_an_endless_prefix_are_refused():
+    bits = _BitWriter()
+    bits.unsigned(191)
+    bits.unsigned(127)
+    bits.fixed(2, 5)
+    for name in CONFIG_FIELDS:   # the seed, at its reference 0, one below it
+        bits.signed(-1 if name == "seed" else 0)
+    with pytest.raises(CodecError, match="out of range"):
+        unpack(reseal(b"SAS\x02" + bits.to_bytes() + bytes(64)))
+    with pytest.raises(CodecError, match="out of range"):   # 40 zero bits: no ue code ends
+        unpack(reseal(b"SAS\x02" + bytes(5) + b"\xff" * 8))
+
+
+def test_header_overhead_of_default_configs_fits_the_rate_targets_allowance():
     for width, height in ((192, 128), (768, 512), (4000, 3000)):
-        config = encoder_config(width, height, 3).model
-        assert container_for(config).overhead_bytes <= 64
+        for quality in (1, 5, 8):
+            config = encoder_config(width, height, 3, quality).model
+            assert container_for(config).overhead_bytes <= HEADER_ALLOWANCE_BYTES
 
 
 def test_wrong_magic_version_and_checksum_are_refused():
@@ -70,9 +115,12 @@ def test_absurd_network_is_refused():
 
 def test_trailing_bytes_are_refused():
     data = pack(container_for(ModelConfig()))
-    with pytest.raises(CodecError):
+    with pytest.raises(CodecError, match="whole number"):   # the payload runs to the CRC
         unpack(reseal(data[:-4] + b"\x00"))
+    with pytest.raises(CodecError, match="after the payload"):
+        unpack(reseal(pack(container_for(ModelConfig()), version=1)[:-4] + b"\x00"))
 
 
-GOLDEN = ("53415301ac0202120808011e2006320408fa0106020804601001283c293d2a3e2b3f2c402d4104aabbcc"
-          "dd07d8cb4f")
+GOLDEN = "5341530200962901c40a2fffe8a0f0a4f4a8f8acfcb100b504aabbccdd706c5ced"
+GOLDEN_V1 = ("53415301ac0202120808011e2006320408fa0106020804601001283c293d2a3e2b3f2c402d4104aabbcc"
+             "dd07d8cb4f")

@@ -1,6 +1,7 @@
 """The command line through main(argv), as a user would run it."""
 
 import json
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -42,12 +43,17 @@ def test_decode_default_output_and_sizes(files):
 
 def test_info_text_and_json(files, capsys):
     assert main(["info", str(files / "out.sas")]) == 0
-    assert "version 1" in capsys.readouterr().out
+    assert "version 2" in capsys.readouterr().out
     assert main(["info", str(files / "out.sas"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["width"] == 24 and summary["file_bytes"] == (files / "out.sas").stat().st_size
     assert summary["header_bytes"] + summary["payload_bytes"] == summary["file_bytes"]
     assert len(summary["sections"]) == 12
+    older = Path(__file__).parent / "data" / "reference-v1.sas"   # format 1: still described
+    assert main(["info", str(older), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["format_version"] == 1 and summary["header_bytes"] == 55
+    assert summary["header_bytes"] + summary["payload_bytes"] == older.stat().st_size
 
 
 @pytest.mark.parametrize("args,message", [

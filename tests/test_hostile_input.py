@@ -6,7 +6,7 @@ import time
 import pytest
 
 import sasnet_codec as sc
-from sasnet_codec.bitstream import CONFIG_FIELDS, FORMAT_VERSION, MAGIC, _varint
+from sasnet_codec.bitstream import CONFIG_FIELDS, CONFIG_REFERENCE, MAGIC, _BitWriter
 from sasnet_codec.config import MODEL_LIMITS
 from sasnet_codec.errors import CodecError
 
@@ -71,14 +71,25 @@ def test_truncations_at_every_length(encoded):
 
 
 def header_bytes(fields: dict, width: int = 24, height: int = 16, flags: int = 2,
-                 sections: int = 12, payload: bytes = b"\x00" * 8) -> bytes:
+                 sections: int = 12, payload: bytes = b"\x00" * 8, version: int = 2) -> bytes:
     """A hand-built .sas file with a valid CRC: the parser, not the checksum, must judge it."""
-    body = bytearray(MAGIC) + bytes([FORMAT_VERSION]) + _varint(width) + _varint(height)
-    body.append(flags)
-    for name in CONFIG_FIELDS:
-        body += _varint(fields[name])
-    body += bytes(2 * sections) + _varint(len(payload)) + payload
-    return reseal(bytes(body))
+    bits = _BitWriter()
+    if version == 1:
+        bits.varint(width)
+        bits.varint(height)
+        bits.fixed(flags, 8)
+        for name in CONFIG_FIELDS:
+            bits.varint(fields[name])
+    else:
+        bits.unsigned(width - 1)
+        bits.unsigned(height - 1)
+        bits.fixed(flags, 5)
+        for name in CONFIG_FIELDS:
+            bits.signed(fields[name] - CONFIG_REFERENCE[name])
+    bits.fixed(0, 16 * sections)
+    if version == 1:
+        bits.varint(len(payload))
+    return reseal(bytes(MAGIC) + bytes([version]) + bits.to_bytes() + payload)
 
 
 def field_values(name: str) -> list[int]:
@@ -87,14 +98,15 @@ def field_values(name: str) -> list[int]:
     return sorted({0, 1, max(0, low - 1), low, high, high + 1, 2**31, rng.randint(low, high)})
 
 
-def test_every_config_field_at_its_edges_decodes_or_is_refused(encoded):
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_config_field_at_its_edges_decodes_or_is_refused(encoded, version):
     base = sc.bitstream.unpack(encoded.data).header.model.to_dict()
     slowest = 0.0
     for name in CONFIG_FIELDS:
         for value in field_values(name):
             fields = dict(base, **{name: value})
             for sections in (12, 4):
-                data = header_bytes(fields, sections=sections)
+                data = header_bytes(fields, sections=sections, version=version)
                 start = time.perf_counter()
                 try:
                     sc.decode(data, max_pixels=4096)

@@ -1,4 +1,5 @@
-"""Regenerate reference.sas and reference_decoded.png (only when the format version changes):
+"""Regenerate reference.sas and reference_decoded.png (only when the format version changes;
+reference-v1.sas stays, the same network as format 1 wrote it: the decoder still reads it):
 
     python -m tests.data.make_reference
 """
