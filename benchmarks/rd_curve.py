@@ -448,10 +448,11 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
                 run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
                            work, device, here)
                 fresh = (Path(work) / f"{image.name}.sas").read_bytes()
-            if fresh != repacked(old / f"{image.name}.sas"):
+            older = (old / f"{image.name}.sas").read_bytes()
+            if fresh != repacked(older):
                 raise SystemExit(f"--carry-from {old_root.name}: {codec} at quality {quality} "
                                  f"on {image.name} encodes to other bytes now; nothing carried")
-            same_container &= fresh == (old / f"{image.name}.sas").read_bytes()
+            same_container &= fresh == older
     # a row without its .sas cannot be repacked: it comes only while the container is unchanged
     carried = {key: entry for key, entry in held.items() if codecs[entry[0]].arch in checks
                and (same_container or (entry[3] / f"{key[1]}.sas").exists())}
@@ -460,7 +461,7 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
         for path in old.glob(f"{name}.*"):
             shutil.copy2(path, folder / path.name)
         if (folder / f"{name}.sas").exists():
-            (folder / f"{name}.sas").write_bytes(repacked(folder / f"{name}.sas"))
+            (folder / f"{name}.sas").write_bytes(repacked((folder / f"{name}.sas").read_bytes()))
         row = row_from(json.loads((folder / f"{name}.json").read_text()))
         if row and (folder / f"{name}.sas").exists():   # the decoder may have changed
             again = measured(row, image, folder / f"{name}.sas")
@@ -468,12 +469,11 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     return len(carried), len(checks)
 
 
-def repacked(path: Path) -> bytes:
-    """The .sas file at `path` in today's container: the same network and payload, so a format
-    change that alters no coded content does not cost every encode again."""
+def repacked(data: bytes) -> bytes:
+    """A .sas file in today's container: the same network and payload, so a format change that
+    alters no coded content does not cost every encode again."""
     from sasnet_codec import CodecError, bitstream
 
-    data = path.read_bytes()
     try:
         return bitstream.pack(bitstream.unpack(data))
     except CodecError:   # not a file today's decoder reads: compared as it is

@@ -77,11 +77,6 @@ class Container:
     sections: tuple[SectionCoding, ...]   # one per tensor, in parameter_shapes order
     payload: bytes
 
-    @property
-    def overhead_bytes(self) -> int:
-        """Everything in the file that is not entropy-coded payload."""
-        return len(pack(self)) - len(self.payload)
-
 
 class _BitWriter:
     """Bits, most significant first, into bytes."""
