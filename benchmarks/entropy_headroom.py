@@ -27,7 +27,7 @@ from sasnet_codec.decoder import decode_container
 from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
 
-from .rd_curve import entry_folder
+from .rd_curve import cached_file
 
 SCALE_INDEX_BITS = 8
 
@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     root = args.cache / dataset / report["codec_fingerprint"]
     by_point: dict[int, list[Path]] = defaultdict(list)
     for row in report["per_image"]:
-        folder = entry_folder(root, row["settings"], row["hardware"])
-        by_point[row["point"]].append(folder / f"{row['image']}.sas")
+        by_point[row["point"]].append(cached_file(root, row))
     for point, paths in sorted(by_point.items()):
         if missing := [p for p in paths if not p.exists()]:
             print(f"\nrate point {point}: skipped, {len(missing)} of its files are not in the "

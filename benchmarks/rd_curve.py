@@ -366,6 +366,11 @@ def entry_folder(root: Path, place: str, machine: str) -> Path:
     return folder / machine_folder(machine) if place.startswith(NEURAL_PLACES) else folder
 
 
+def cached_file(root: Path, entry: dict) -> Path:
+    """The .sas file behind a neural results row, in the cache of its codec source at `root`."""
+    return entry_folder(root, entry["settings"], entry["hardware"]) / f"{entry['image']}.sas"
+
+
 def row_from(entry: dict) -> Row | None:
     """A Row from a cached or published row, or None when it lacks a field (an older rd_curve
     wrote it): such a row is measured again rather than guessed."""

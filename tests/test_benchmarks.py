@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks import entropy_headroom, rd_curve
+from benchmarks import container_ablation, entropy_headroom, rd_curve
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
@@ -381,3 +381,34 @@ def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path,
     coded = next((tmp_path / "cache").rglob("*.sas")).read_bytes()
     payload_share = 100 * describe(coded)["payload_bytes"] / len(coded)
     assert sum(shares) == pytest.approx(payload_share, abs=1.0)   # every section, none twice
+
+
+def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp_path):
+    """The same encodes in format 1: larger files, the same PSNR, a BD row against them; a
+    cached file that is not the one its row measured stops the comparison."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for seed in (0, 1):
+        Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
+    rd_curve.main(["--images", str(images), "--qualities", "1", "5", "--steps", "5",
+                   "--jobs", "1", "--arch", "sasnet", "--pillow", "jpeg",
+                   "--output", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
+                   "--name", "tiny", "--quiet"])
+    args = [str(tmp_path / "run"), "--version", "1", "--cache", str(tmp_path / "cache"),
+            "--dataset", "tiny", "--output", str(tmp_path / "ablation")]
+    reports = container_ablation.main(args)
+    today, older = reports["sasnet"], reports["sasnet-format1"]
+    for new, old in zip(today["per_image"], older["per_image"]):
+        assert (new["image"], new["point"], new["psnr"]) == (old["image"], old["point"],
+                                                              old["psnr"])
+        assert old["bpp"] > new["bpp"]
+    summary = (tmp_path / "ablation" / "summary.md").read_text()
+    assert "container format 1 |" in summary and "JPEG (Pillow) |" in summary
+    written = json.loads((tmp_path / "ablation" / "sasnet-format1.json").read_text())
+    assert written["results"]["bpp"] == older["results"]["bpp"]
+    root = tmp_path / "cache" / "tiny" / today["codec_fingerprint"]
+    files = {row["point"]: rd_curve.cached_file(root, row) for row in today["per_image"]
+             if row["image"] == "im1"}
+    shutil.copy(files[5], files[1])   # a readable file, but quality 5's
+    with pytest.raises(SystemExit, match="not the file its results row measured"):
+        container_ablation.main(args)
