@@ -97,8 +97,8 @@ class Recipe(Settings):
     stage_last_hidden: tuple[bool, ...] = (True,) * 7 + (False,)
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, 0.1 a flat top on 1000-step
     # fits; with today's long fits more pays at the default: 0.15 +0.14 dB at equal rate over
-    # 0.1 (20 of 24 images), 0.2 +0.13 dB more (21 of 24); 0.07 -0.14 dB. The rest keep 0.1,
-    # unmeasured since (docs/notes.md)
+    # 0.1 (20 of 24 images), 0.2 +0.13 dB more (21 of 24); 0.07 -0.14 dB, and 0.3 collapses a
+    # few images' fits (-0.48 dB). The rest keep 0.1, unmeasured since (docs/notes.md)
     rate_weight: tuple[float, ...] = (0.1,) * 4 + (0.2,) + (0.1,) * 3
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
     # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
