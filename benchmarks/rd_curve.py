@@ -463,10 +463,11 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
                and (same_container or (entry[3] / f"{key[1]}.sas").exists())}
     for (folder, name), (_, _, image, old) in carried.items():
         folder.mkdir(parents=True, exist_ok=True)
-        for path in old.glob(f"{name}.*"):
-            shutil.copy2(path, folder / path.name)
-        if (folder / f"{name}.sas").exists():
-            (folder / f"{name}.sas").write_bytes(repacked((folder / f"{name}.sas").read_bytes()))
+        for path in old.glob(f"{name}.*"):   # the coded file in today's container
+            if path.suffix == ".sas":
+                (folder / path.name).write_bytes(repacked(path.read_bytes()))
+            else:
+                shutil.copy2(path, folder / path.name)
         row = row_from(json.loads((folder / f"{name}.json").read_text()))
         if row and (folder / f"{name}.sas").exists():   # the decoder may have changed
             again = measured(row, image, folder / f"{name}.sas")

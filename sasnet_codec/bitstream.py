@@ -122,29 +122,40 @@ def pack(container: Container, version: int = FORMAT_VERSION) -> bytes:
         raise ValueError(f"no .sas format version {version}")
     flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
              | model.channels - 1)
-    bits = _BitWriter()
-    if version == 1:
-        bits.varint(header.width)
-        bits.varint(header.height)
-        bits.fixed(flags, 8)
-        for name in CONFIG_FIELDS:
-            bits.varint(getattr(model, name))
-    else:
-        bits.unsigned(header.width - 1)
-        bits.unsigned(header.height - 1)
-        bits.fixed(flags, 5)
-        for name in CONFIG_FIELDS:
-            bits.signed(getattr(model, name) - CONFIG_REFERENCE[name])
-    for section in container.sections:
-        bits.fixed(section.step_index, 8)
-        bits.fixed(section.scale_index, 8)
-    if version == 1:
-        bits.varint(len(container.payload))
     out = bytearray(MAGIC)
     out.append(version)
-    out += bits.to_bytes() + container.payload
+    out += _header_bits(version, header.width, header.height, flags,
+                        {name: getattr(model, name) for name in CONFIG_FIELDS},
+                        [(s.step_index, s.scale_index) for s in container.sections],
+                        len(container.payload))
+    out += container.payload
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
+
+
+def _header_bits(version: int, width: int, height: int, flags: int, fields: dict[str, int],
+                 sections: list[tuple[int, int]], payload_bytes: int) -> bytes:
+    """Everything between the version byte and the payload, from raw values (so that the tests
+    can write headers no valid container has)."""
+    bits = _BitWriter()
+    if version == 1:
+        bits.varint(width)
+        bits.varint(height)
+        bits.fixed(flags, 8)
+        for name in CONFIG_FIELDS:
+            bits.varint(fields[name])
+    else:
+        bits.unsigned(width - 1)
+        bits.unsigned(height - 1)
+        bits.fixed(flags, 5)
+        for name in CONFIG_FIELDS:
+            bits.signed(fields[name] - CONFIG_REFERENCE[name])
+    for step_index, scale_index in sections:
+        bits.fixed(step_index, 8)
+        bits.fixed(scale_index, 8)
+    if version == 1:
+        bits.varint(payload_bytes)
+    return bits.to_bytes()
 
 
 class _BitReader:
@@ -235,15 +246,13 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
         width = reader.varint(MAX_DIMENSION)
         height = reader.varint(MAX_DIMENSION)
         flags = reader.fixed(8)
-        if flags >> 5:
-            raise CodecError("corrupt .sas header: unknown flags")
         fields = {name: reader.varint() for name in CONFIG_FIELDS}
     else:
         width = reader.unsigned() + 1
         height = reader.unsigned() + 1
         flags = reader.fixed(5)
         fields = {name: CONFIG_REFERENCE[name] + reader.signed() for name in CONFIG_FIELDS}
-    arch_index = flags >> 3
+    arch_index = flags >> 3   # format 1's three spare high bits land here too
     if arch_index >= len(ARCHITECTURES):
         raise CodecError("corrupt .sas header: unknown flags")
     if min(fields.values()) < 0:

@@ -1,7 +1,8 @@
 import pytest
 
-from sasnet_codec.bitstream import (CONFIG_FIELDS, Container, Header, SectionCoding, _BitReader,
-                                    _BitWriter, pack, unpack, version_of)
+from sasnet_codec.bitstream import (CONFIG_REFERENCE, Container, Header, SectionCoding,
+                                    _BitReader, _BitWriter, _header_bits, pack, unpack,
+                                    version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
@@ -63,14 +64,10 @@ def test_exp_golomb_codes_round_trip_at_their_edges():
 
 
 def test_a_negative_field_and_an_endless_prefix_are_refused():
-    bits = _BitWriter()
-    bits.unsigned(191)
-    bits.unsigned(127)
-    bits.fixed(2, 5)
-    for name in CONFIG_FIELDS:   # the seed, at its reference 0, one below it
-        bits.signed(-1 if name == "seed" else 0)
+    fields = dict(CONFIG_REFERENCE, seed=-1)   # the seed, at its reference 0, one below it
+    header = _header_bits(2, 192, 128, 2, fields, [], 0)
     with pytest.raises(CodecError, match="out of range"):
-        unpack(reseal(b"SAS\x02" + bits.to_bytes() + bytes(64)))
+        unpack(reseal(b"SAS\x02" + header + bytes(64)))
     with pytest.raises(CodecError, match="out of range"):   # 40 zero bits: no ue code ends
         unpack(reseal(b"SAS\x02" + bytes(5) + b"\xff" * 8))
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import sasnet_codec as sc
-from sasnet_codec.bitstream import CONFIG_FIELDS, CONFIG_REFERENCE, MAGIC, _BitWriter
+from sasnet_codec.bitstream import CONFIG_FIELDS, MAGIC, _header_bits
 from sasnet_codec.config import MODEL_LIMITS
 from sasnet_codec.errors import CodecError
 
@@ -73,23 +73,9 @@ def test_truncations_at_every_length(encoded):
 def header_bytes(fields: dict, width: int = 24, height: int = 16, flags: int = 2,
                  sections: int = 12, payload: bytes = b"\x00" * 8, version: int = 2) -> bytes:
     """A hand-built .sas file with a valid CRC: the parser, not the checksum, must judge it."""
-    bits = _BitWriter()
-    if version == 1:
-        bits.varint(width)
-        bits.varint(height)
-        bits.fixed(flags, 8)
-        for name in CONFIG_FIELDS:
-            bits.varint(fields[name])
-    else:
-        bits.unsigned(width - 1)
-        bits.unsigned(height - 1)
-        bits.fixed(flags, 5)
-        for name in CONFIG_FIELDS:
-            bits.signed(fields[name] - CONFIG_REFERENCE[name])
-    bits.fixed(0, 16 * sections)
-    if version == 1:
-        bits.varint(len(payload))
-    return reseal(bytes(MAGIC) + bytes([version]) + bits.to_bytes() + payload)
+    header = _header_bits(version, width, height, flags, fields, [(0, 0)] * sections,
+                          len(payload))
+    return reseal(bytes(MAGIC) + bytes([version]) + header + payload)
 
 
 def field_values(name: str) -> list[int]:
