@@ -43,6 +43,7 @@ import re
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
@@ -142,9 +143,18 @@ def run_pillow(codec: str, quality: int, image: BenchImage, machine: str) -> Row
 
 
 def _worker_init(threads: int) -> None:
+    """Torch's threads per encode, and a watch that ends this worker with the run: a run
+    stopped by a signal Python does not catch (SIGTERM, SIGKILL) would otherwise leave its
+    workers encoding into the cache."""
     import torch
 
     torch.set_num_threads(threads)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    multiprocessing.parent_process().join()   # returns once the parent has gone
+    os._exit(1)
 
 
 def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchImage,

@@ -3,7 +3,11 @@
 import hashlib
 import json
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,6 +204,44 @@ def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_p
         assert bitstream.version_of(data) == bitstream.FORMAT_VERSION
     for metric in ("bpp", "psnr-rgb"):
         assert after["sasnet"]["results"][metric] == before["sasnet"]["results"][metric]
+
+
+RUN_THAT_IS_KILLED = """
+import concurrent.futures, multiprocessing, os, time
+from benchmarks import rd_curve
+if __name__ == "__main__":
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(1, context, rd_curve._worker_init, (1,))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)
+    time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for a reaper (as under a container's init)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_encode_workers_end_when_the_run_is_killed():
+    run = subprocess.Popen([sys.executable, "-c", RUN_THAT_IS_KILLED], text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           cwd=Path(rd_curve.__file__).parents[1])
+    try:
+        worker = int(run.stdout.readline())
+        assert _running(worker)
+        run.kill()                     # no handler runs: the worker has to notice by itself
+        run.wait()
+        deadline = time.monotonic() + 30
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker)
+    finally:
+        run.kill()
 
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
