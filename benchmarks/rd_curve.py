@@ -9,11 +9,11 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
 averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results are
-cached, keyed by the codec's source and each encode's resolved settings (Pillow's rows also by
-the versions of Pillow and its codec library), so an interrupted run continues, a changed codec
-is re-measured, and a preset change re-runs only the encodes whose network or schedule it
+cached, keyed by the codec's source and each encode's resolved settings (Pillow's rows by the
+versions of Pillow and its codec library instead), so an interrupted run continues, a changed
+codec is re-measured, and a preset change re-runs only the encodes whose network or schedule it
 changes. The per-image rows of results files already in the output folder count as cached when
-the same codec source made them, so a fresh clone re-plots the committed results and runs only
+the same codec source (for Pillow's, the same Pillow build) made them, so a fresh clone re-plots the committed results and runs only
 what is new. After a change to the codec's source that should not change its output,
 `--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
 match (the older file rewritten in today's container, so a format change that keeps the coded
@@ -369,11 +369,14 @@ def machine_folder(machine: str) -> str:
 
 
 def entry_folder(root: Path, place: str, machine: str) -> Path:
-    """Where the cache at `root` keeps one row (and a neural encode's files): a neural encode
-    under the machine that made it as well, for the same settings give other bytes on another
-    CPU model (README, Reproducibility); a Pillow row once, since no CPU changes its bytes."""
-    folder = root / place
-    return folder / machine_folder(machine) if place.startswith(NEURAL_PLACES) else folder
+    """Where the cache of one codec source, at `root`, keeps one row (and a neural encode's
+    files): a neural encode under the machine that made it as well, for the same settings give
+    other bytes on another CPU model (README, Reproducibility); a Pillow row once, beside the
+    sources' folders, since neither our source nor the CPU changes its bytes (its place names
+    the Pillow build that does)."""
+    if place.startswith(NEURAL_PLACES):
+        return root / place / machine_folder(machine)
+    return root.parent / place
 
 
 def cached_file(root: Path, entry: dict) -> Path:
@@ -399,7 +402,8 @@ def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool
     neural row another machine made (the first by name), which re-plots published results on
     any machine and is named as foreign at start-up."""
     own = entry_folder(root, place, here) / f"{image}.json"
-    others = [] if this_machine else sorted((root / place).glob(f"*/{image}.json"))
+    neural = place.startswith(NEURAL_PLACES)
+    others = sorted((root / place).glob(f"*/{image}.json")) if neural and not this_machine else []
     for path in [own, *(path for path in others if path != own)]:
         if path.exists() and (row := row_from(json.loads(path.read_text()))):
             return row
@@ -408,15 +412,18 @@ def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool
 
 def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
     """Put into the cache at `root` the rows, at one of `places`, of the results files in
-    `folder` that this codec source made and the cache lacks: results on disk are as good as
-    the cache they came from, and once cached they survive a run that rewrites the files."""
+    `folder` that the cache lacks, neural rows only where this codec source made them: results
+    on disk are as good as the cache they came from, and once cached they survive a run that
+    rewrites the files."""
     for path in sorted(folder.glob("*.json")):
         report = json.loads(path.read_text())
-        if not isinstance(report, dict) or report.get("codec_fingerprint") != fingerprint:
+        if not isinstance(report, dict) or "per_image" not in report:
             continue
+        ours = report.get("codec_fingerprint") == fingerprint
         for entry in report["per_image"]:
             row = row_from(entry)
-            if row is None or entry["settings"] not in places:
+            if row is None or entry["settings"] not in places or (
+                    entry["settings"].startswith(NEURAL_PLACES) and not ours):
                 continue
             cached = entry_folder(root, entry["settings"], row.hardware) / f"{row.image}.json"
             if not cached.exists():

@@ -127,6 +127,33 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
                for codec in ("sasnet", "sasnet-shallow"))
 
 
+def test_pillow_rows_outlive_a_change_to_the_codec_source(tmp_path, monkeypatch):
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(synthetic_image(24, 16)).save(images / "im.png")
+    monkeypatch.setattr(rd_curve, "RESULTS", tmp_path / "published")
+    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+            "--arch", "sasnet", "--pillow", "jpeg", "--cache", str(tmp_path / "cache"),
+            "--name", "tiny", "--quiet"]
+    first = rd_curve.main(args + ["--output", str(tmp_path / "first")])
+
+    def refuse(*task):
+        raise AssertionError(f"Pillow encoded again: {task}")
+
+    # A new source: the neural rows are measured again, Pillow's come from the cache alone ...
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "0123456789ab")
+    monkeypatch.setattr(rd_curve, "run_pillow", refuse)
+    again = rd_curve.main(args + ["--output", str(tmp_path / "again")])
+    assert same_curve(again["jpeg"], first["jpeg"])
+    assert len(list((tmp_path / "cache").rglob("*.sas"))) == 2
+    # ... or, without a cache, from a results file that another source wrote; its neural rows
+    # are not taken (nothing could check them), so they are encoded.
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "ba9876543210")
+    fresh = [str(tmp_path / "fresh") if a == str(tmp_path / "cache") else a for a in args]
+    rd_curve.main(fresh + ["--output", str(tmp_path / "first")])
+    assert len(list((tmp_path / "fresh").rglob("*.sas"))) == 1
+
+
 def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_check(
         tmp_path, monkeypatch):
     images = tmp_path / "images"
