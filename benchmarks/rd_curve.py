@@ -13,8 +13,9 @@ cached, keyed by the codec's source and each encode's resolved settings (Pillow'
 versions of Pillow and its codec library instead), so an interrupted run continues, a changed
 codec is re-measured, and a preset change re-runs only the encodes whose network or schedule it
 changes. The per-image rows of results files already in the output folder count as cached when
-the same codec source (for Pillow's, the same Pillow build) made them, so a fresh clone re-plots the committed results and runs only
-what is new. After a change to the codec's source that should not change its output,
+the same codec source (for Pillow's, the same Pillow build) made them, so a fresh clone
+re-plots the committed results and runs only what is new. After a change to the codec's
+source that should not change its output,
 `--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
 match (the older file rewritten in today's container, so a format change that keeps the coded
 content carries too), carries each older source's encodes over instead of re-running them.
