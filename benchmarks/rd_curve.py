@@ -364,6 +364,11 @@ NEURAL_PLACES = "encodes/"
 """The cache places of neural encodes (a Pillow codec's are named after its build)."""
 
 
+def is_neural(place: str) -> bool:
+    """Whether a cache place holds neural encodes (kept per codec source and machine)."""
+    return place.startswith(NEURAL_PLACES)
+
+
 def machine_folder(machine: str) -> str:
     """A machine's `hardware()` description as a folder name."""
     return re.sub(r"[^A-Za-z0-9]+", "-", machine).strip("-")
@@ -375,7 +380,7 @@ def entry_folder(root: Path, place: str, machine: str) -> Path:
     other bytes on another CPU model (README, Reproducibility); a Pillow row once, beside the
     sources' folders, since neither our source nor the CPU changes its bytes (its place names
     the Pillow build that does)."""
-    if place.startswith(NEURAL_PLACES):
+    if is_neural(place):
         return root / place / machine_folder(machine)
     return root.parent / place
 
@@ -403,8 +408,8 @@ def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool
     neural row another machine made (the first by name), which re-plots published results on
     any machine and is named as foreign at start-up."""
     own = entry_folder(root, place, here) / f"{image}.json"
-    neural = place.startswith(NEURAL_PLACES)
-    others = sorted((root / place).glob(f"*/{image}.json")) if neural and not this_machine else []
+    others = (sorted((root / place).glob(f"*/{image}.json"))
+              if is_neural(place) and not this_machine else [])
     for path in [own, *(path for path in others if path != own)]:
         if path.exists() and (row := row_from(json.loads(path.read_text()))):
             return row
@@ -424,7 +429,7 @@ def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) 
         for entry in report["per_image"]:
             row = row_from(entry)
             if row is None or entry["settings"] not in places or (
-                    entry["settings"].startswith(NEURAL_PLACES) and not ours):
+                    is_neural(entry["settings"]) and not ours):
                 continue
             cached = entry_folder(root, entry["settings"], row.hardware) / f"{row.image}.json"
             if not cached.exists():
