@@ -99,9 +99,10 @@ class Recipe(Settings):
     # fits; with today's long fits more pays at the default: 0.15 +0.14 dB at equal rate over
     # 0.1 (20 of 24 images), 0.2 +0.13 dB more (21 of 24); 0.07 -0.14 dB, and 0.3 collapses a
     # few images' fits (-0.48 dB). 0.2 at 6: +0.21 dB (22 of 24); flat at 3 (+0.01 dB, 12 of
-    # 24) and 0.15 at 1 (+0.01 dB, 14 of 24), so 1-4 keep 0.1; 0.2 at 7: +0.33 dB (24 of
-    # 24); 0.25 at 5: -0.10 dB (textured images' fits collapse); 8 unmeasured (docs/notes.md)
-    rate_weight: tuple[float, ...] = (0.1,) * 4 + (0.2,) * 3 + (0.1,)
+    # 24) and 0.15 at 1 (+0.01 dB, 14 of 24), so 1, 2 and 4 keep 0.1; 0.15 at 3: +0.06 dB (15
+    # of 24); 0.2 at 7: +0.33 dB (24 of 24); 0.25 at 5: -0.10 dB (textured images' fits
+    # collapse); 8 unmeasured (docs/notes.md)
+    rate_weight: tuple[float, ...] = (0.1, 0.1, 0.15, 0.1) + (0.2,) * 3 + (0.1,)
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
     # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
     # 24 images) and, behind the warm-up below, at 3 (+0.07 dB, 16 of 24; without it -0.12),
