@@ -95,13 +95,12 @@ class Recipe(Settings):
     # weights), +0.03 dB at 7 (24 of 24); 2 and 4 follow their neighbours, 8 is unmeasured
     # (docs/notes.md)
     stage_last_hidden: tuple[bool, ...] = (True,) * 7 + (False,)
-    # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate, 0.1 a flat top on 1000-step
-    # fits; with today's long fits more pays at the default: 0.15 +0.14 dB at equal rate over
-    # 0.1 (20 of 24 images), 0.2 +0.13 dB more (21 of 24); 0.07 -0.14 dB, and 0.3 collapses a
-    # few images' fits (-0.48 dB). 0.2 at 6: +0.21 dB (22 of 24); flat at 3 (+0.01 dB, 12 of
-    # 24) and 0.15 at 1 (+0.01 dB, 14 of 24), so 1, 2 and 4 keep 0.1; 0.15 at 3: +0.06 dB (15
-    # of 24); 0.2 at 7: +0.33 dB (24 of 24); 0.25 at 5: -0.10 dB (textured images' fits
-    # collapse); 8 unmeasured (docs/notes.md)
+    # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate at 0.1, a flat top on the
+    # 1000-step fits of its day; today's longer fits take more where the networks are larger:
+    # 0.2 at 5, 6 and 7 (+0.27, +0.21 and +0.33 dB at equal rate over 0.1, 22-24 of 24
+    # images), 0.15 at 3 (+0.06 dB, 15 of 24; 0.2 flat there). Above 0.2 textured images'
+    # fits collapse (0.25 at 5: -0.10 dB, at 7 -0.18 on 12 images; 0.3 at 5: -0.48); 0.07 at
+    # 5 lost 0.14 dB, 0.15 at 1 is flat; 2, 4 and 8 are unmeasured (docs/notes.md)
     rate_weight: tuple[float, ...] = (0.1, 0.1, 0.15, 0.1) + (0.2,) * 3 + (0.1,)
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
     # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
