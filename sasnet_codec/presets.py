@@ -98,11 +98,11 @@ class Recipe(Settings):
     # the fit's rate term (FitConfig.rate_weight): -3.4% BD-rate at 0.1, a flat top on the
     # 1000-step fits of its day; today's longer fits take more where the networks are larger:
     # 0.2 at 5, 6 and 7 (+0.27, +0.21 and +0.33 dB at equal rate over 0.1, 22-24 of 24
-    # images), 0.15 at 3 (+0.06 dB, 15 of 24; 0.2 flat there; on seed 1 -0.02 dB against 0.1,
-    # kodim08's fit collapsing: unconfirmed, docs/notes.md). Above 0.2 textured images'
-    # fits collapse (0.25 at 5: -0.10 dB, at 7 -0.18 on 12 images; 0.3 at 5: -0.48); 0.07 at
-    # 5 lost 0.14 dB, 0.15 at 1 is flat; 2, 4 and 8 are unmeasured (docs/notes.md)
-    rate_weight: tuple[float, ...] = (0.1, 0.1, 0.15, 0.1) + (0.2,) * 3 + (0.1,)
+    # images); at 3 neither 0.15 (+0.06 dB on seed 0, -0.02 on seed 1, kodim08's fit
+    # collapsing) nor 0.2 (+0.01 dB) is surely better. Above 0.2 textured images' fits
+    # collapse (0.25 at 5: -0.10 dB, at 7 -0.18 on 12 images; 0.3 at 5: -0.48); 0.07 at 5
+    # lost 0.14 dB, 0.15 at 1 is flat; 2, 4 and 8 are unmeasured (docs/notes.md)
+    rate_weight: tuple[float, ...] = (0.1,) * 4 + (0.2,) * 3 + (0.1,)
     # the fit's learning rates: the backbone's 0.5-2x either way was within noise; the hash
     # grid and mask decoder's 6x pays from quality 5 (+0.08-0.17 dB at equal rate, 16-18 of
     # 24 images) and, behind the warm-up below, at 3 (+0.07 dB, 16 of 24; without it -0.12),
