@@ -23,6 +23,8 @@ Every row names the machine that measured it, and the cache keeps a neural encod
 the same settings give other bytes on another CPU model. Rows from another machine re-plot
 results anywhere, with a note that says so; `--this-machine` encodes them here, which a screen
 needs for its base.
+`--seed N` encodes every neural row from another seed (the embedding's draw and the fit's
+initialisation and batches): a lever's gain read on two seeds is told from fitting noise.
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
 the settings and machine that made it), summary.md (BD-rates with a bootstrap interval over
 the images, and the machines) and rd.png.
@@ -158,10 +160,10 @@ def _exit_with_parent() -> None:
     os._exit(1)
 
 
-def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchImage,
-               folder: str, device: str, machine: str) -> Row:
+def run_neural(codec: NeuralCodec, quality: int, image: BenchImage, folder: str, device: str,
+               machine: str) -> Row:
     """One real encode and decode through the public file API, on the machine `machine`
-    names; `recipe` holds the fields that differ from the default Recipe."""
+    names."""
     import sasnet_codec as sc
 
     work = Path(folder)
@@ -169,10 +171,11 @@ def run_neural(codec: str, arch: str, recipe: dict, quality: int, image: BenchIm
     source, coded = work / f"{image.name}.png", work / f"{image.name}.sas"
     Image.fromarray(image.pixels).save(source)
     start = time.perf_counter()
-    sc.encode_file(source, coded, quality=quality, arch=arch, device=device,
-                   recipe=sc.DEFAULT_RECIPE.replace(**recipe), progress=False)
+    sc.encode_file(source, coded, quality=quality, arch=codec.arch, seed=codec.seed,
+                   device=device, recipe=sc.DEFAULT_RECIPE.replace(**codec.recipe),
+                   progress=False)
     encoding = time.perf_counter() - start
-    return measured(Row(codec, quality, image.name, 0, 0, 0, encoding, 0, machine), image, coded)
+    return measured(Row(codec.key, quality, image.name, 0, 0, 0, encoding, 0, machine), image, coded)
 
 
 def measured(row: Row, image: BenchImage, coded: Path) -> Row:
@@ -211,13 +214,14 @@ class NeuralCodec:
     arch: str
     recipe: dict          # Recipe fields that differ from the default
     name: str
+    seed: int = 0         # the encoder's seed (--seed: another draw of every fit)
 
     def config(self, quality: int, image: BenchImage, device: str) -> EncoderConfig:
         """The full encoder settings this codec uses on `image`."""
         import sasnet_codec as sc
 
         height, width, channels = image.pixels.shape
-        return sc.encoder_config(width, height, channels, quality, self.arch, device=device,
+        return sc.encoder_config(width, height, channels, quality, self.arch, self.seed, device,
                                  recipe=sc.DEFAULT_RECIPE.replace(**self.recipe))
 
     def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
@@ -281,12 +285,13 @@ def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
     import sasnet_codec as sc
 
     common = {"fit_steps": (args.steps,) * len(sc.QUALITY_LEVELS)} if args.steps else {}
-    codecs = [NeuralCodec(arch, arch, common, CODEC_NAMES[arch]) for arch in args.arch]
+    codecs = [NeuralCodec(arch, arch, common, CODEC_NAMES[arch], args.seed) for arch in args.arch]
     for words in args.variant or []:
         label, overrides = parse_variant(words)
         recipe = {**common, **overrides}
         described = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        codecs += [NeuralCodec(f"{arch}-{label}", arch, recipe, f"{CODEC_NAMES[arch]}, {described}")
+        codecs += [NeuralCodec(f"{arch}-{label}", arch, recipe,
+                               f"{CODEC_NAMES[arch]}, {described}", args.seed)
                    for arch in args.arch]
     return codecs
 
@@ -473,8 +478,7 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
     with torch_threads(threads):
         for codec, quality, image, old in checks.values():
             with tempfile.TemporaryDirectory() as work:
-                run_neural(codec, codecs[codec].arch, codecs[codec].recipe, quality, image,
-                           work, device, here)
+                run_neural(codecs[codec], quality, image, work, device, here)
                 fresh = (Path(work) / f"{image.name}.sas").read_bytes()
             older = (old / f"{image.name}.sas").read_bytes()
             if fresh != repacked(older):
@@ -676,13 +680,14 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
                 pending = {}
                 for group in sharing.values():
                     key, quality, image = group[0]
-                    pending[pool.submit(run_neural, key, codecs[key].arch, codecs[key].recipe,
-                                        quality, image, str(folders[key, quality, image.name]),
+                    pending[pool.submit(run_neural, codecs[key], quality, image,
+                                        str(folders[key, quality, image.name]),
                                         args.device, hw)] = group
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
     description = (f"{dataset}, {len(images)} images; codec {fingerprint}"
-                   + (f", fit steps {args.steps}" if args.steps else ""))
+                   + (f", fit steps {args.steps}" if args.steps else "")
+                   + (f", seed {args.seed}" if args.seed else ""))
     names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}
     reports = {codec: aggregate(rows, codec, len(images), names[codec], description, fingerprint,
                                 places)
@@ -691,6 +696,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         (out / f"{codec}.json").write_text(json.dumps(report, indent=1))
     settings = {"images": len(images), "downscale": args.downscale,
                 "sasnet_qualities": args.qualities, "fit_steps": args.steps or "preset",
+                **({"seed": args.seed} if args.seed else {}),
                 "jobs": jobs, "threads_per_job": threads}
     (out / "summary.md").write_text(summary_markdown(reports, dataset, hw, settings))
     plot(reports, dataset, out / "rd.png", with_anchors=dataset == "kodak")
@@ -724,6 +730,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
                         help="encode here the neural rows held only from other hardware (a "
                         "screen's base: an encode differs per image between CPU models)")
     parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="every neural encode's seed: another seed is another draw of "
+                        "each fit, for telling a lever's gain from fitting noise")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--jobs", type=int, help="parallel encodes (default: one per core)")
     parser.add_argument("--threads", type=int, help="torch threads per job (default: cores / jobs)")

@@ -125,6 +125,14 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert not list((tmp_path / "empty").rglob("*.sas"))
     assert all(same_curve(screened[codec], reports[codec])
                for codec in ("sasnet", "sasnet-shallow"))
+    # --seed draws every fit anew: its own settings, so its own encodes, and other numbers.
+    seeded = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "", seed=1)
+    config = seeded.config(1, bench["im0"], "auto")
+    assert config.model.seed == config.fit.seed == 1
+    reseeded = rd_curve.main(screen + ["--seed", "1"])
+    assert "seed 1" in reseeded["sasnet"]["description"]
+    assert len(list((tmp_path / "empty").rglob("*.sas"))) == len(settings)
+    assert reseeded["sasnet"]["results"]["psnr-rgb"] != reports["sasnet"]["results"]["psnr-rgb"]
 
 
 def test_pillow_rows_outlive_a_change_to_the_codec_source(tmp_path, monkeypatch):
@@ -382,7 +390,7 @@ def test_a_retired_setting_keeps_the_older_keys_at_the_value_they_held(tmp_path)
 def test_a_variant_runs_on_every_network_asked_for():
     """A preset change is measured on SASNet and SIREN alike, each with its own label."""
     import argparse
-    args = argparse.Namespace(arch=["sasnet", "siren"], steps=None,
+    args = argparse.Namespace(arch=["sasnet", "siren"], steps=None, seed=0,
                               variant=[["finer", "batch_fraction=0.25"]])
     codecs = {codec.key: codec for codec in rd_curve.neural_codecs(args)}
     assert set(codecs) == {"sasnet", "siren", "sasnet-finer", "siren-finer"}
