@@ -175,7 +175,8 @@ def run_neural(codec: NeuralCodec, quality: int, image: BenchImage, folder: str,
                    device=device, recipe=sc.DEFAULT_RECIPE.replace(**codec.recipe),
                    progress=False)
     encoding = time.perf_counter() - start
-    return measured(Row(codec.key, quality, image.name, 0, 0, 0, encoding, 0, machine), image, coded)
+    row = Row(codec.key, quality, image.name, 0, 0, 0, encoding, 0, machine)
+    return measured(row, image, coded)
 
 
 def measured(row: Row, image: BenchImage, coded: Path) -> Row:

@@ -3,10 +3,12 @@ the median default-quality encode of Kodak-mini images, and the decode of a full
 image (768x512) at the default quality, through the command line (what a user waits for,
 Python and torch start-up included) and through the Python API (the decoder alone).
 
-    python -m benchmarks.speed [--encode-images 6] [--repeats 5] [--device cuda]
+    python -m benchmarks.speed [--encode-images 6] [--encode-passes 3] [--repeats 5] [--device cuda]
 
 Encodes go through the public API on the first images of Kodak-mini (Kodak beside the
-checkout, or --images DIR downscaled 4x). Decoding cost depends on the network's shape and
+checkout, or --images DIR downscaled 4x), in passes over the images (each image's median
+counts): a shared machine's speed drifts by a third within minutes, and a pass each spreads
+the drift over every image. Decoding cost depends on the network's shape and
 the output size, not on the weights' values, so the file is the default (quality 5) network
 for 768x512 at its initial weights, quantized with steps at 1/32 of each tensor's spread
 (about the rate the encoder picks): fitting a full-size image on a CPU would take hours and
@@ -51,16 +53,20 @@ def default_network_file(width: int, height: int) -> bytes:
     return pack_model(model, steps, image)
 
 
-def encode_seconds(folder: Path | None, count: int, device: str) -> dict[str, float]:
-    """Wall-clock seconds of a default encode (fit, search, fine-tune, self-check) per image."""
-    seconds = {}
-    for image in load_images(folder, 4, count):
-        height, width, channels = image.pixels.shape
-        config = sc.encoder_config(width, height, channels, device=device)
-        start = time.perf_counter()
-        sc.encode(image.pixels, config, progress=False)
-        seconds[image.name] = round(time.perf_counter() - start, 1)
-        print(f"encode {image.name}: {seconds[image.name]} s", flush=True)
+def encode_seconds(folder: Path | None, count: int, device: str,
+                   passes: int) -> dict[str, list[float]]:
+    """Wall-clock seconds of a default encode (fit, search, fine-tune, self-check) per image,
+    one per pass over the images."""
+    images = load_images(folder, 4, count)
+    seconds: dict[str, list[float]] = {image.name: [] for image in images}
+    for _ in range(passes):
+        for image in images:
+            height, width, channels = image.pixels.shape
+            config = sc.encoder_config(width, height, channels, device=device)
+            start = time.perf_counter()
+            sc.encode(image.pixels, config, progress=False)
+            seconds[image.name].append(round(time.perf_counter() - start, 1))
+            print(f"encode {image.name}: {seconds[image.name][-1]} s", flush=True)
     return seconds
 
 
@@ -68,13 +74,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", help="folder of images (default: Kodak beside the checkout)")
     parser.add_argument("--encode-images", type=int, default=6, help="Kodak-mini images to encode")
+    parser.add_argument("--encode-passes", type=int, default=3,
+                        help="passes over the images (each image's median counts)")
     parser.add_argument("--width", type=int, default=768)
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N], for encode and decode")
     args = parser.parse_args(argv)
     encodes = encode_seconds(Path(args.images) if args.images else default_folder(),
-                             args.encode_images, args.device)
+                             args.encode_images, args.device, args.encode_passes)
     command = shutil.which("sasnet-codec")
     if command is None:
         raise SystemExit("the sasnet-codec command is not installed (pip install -e .)")
@@ -98,7 +106,9 @@ def main(argv: list[str] | None = None) -> dict:
         "decode_image": f"{args.width}x{args.height}", "parameters": parameter_count(header.model),
         "file_bytes": len(data), "device": args.device, "hardware": hardware(args.device),
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "encode_seconds_median": round(statistics.median(encodes.values()), 2),
+        "encode_passes": args.encode_passes,
+        "encode_seconds_median": round(statistics.median(
+            statistics.median(times) for times in encodes.values()), 2),
         "encode_seconds": encodes,
         "decode_repeats": args.repeats,
         "api_decode_seconds_median": round(statistics.median(api), 3),

@@ -408,6 +408,20 @@ def test_speed_benchmark_file_is_a_default_network_that_decodes_at_its_size():
     assert sc.decode(data).shape == (48, 64, 3)
 
 
+def test_speed_benchmark_encodes_in_passes_over_the_images(tmp_path, monkeypatch):
+    """Each pass visits every image once, so a drift in the machine's speed reaches them all."""
+    from benchmarks import speed
+
+    for seed in (0, 1):
+        Image.fromarray(synthetic_image(32, 32, seed=seed)).save(tmp_path / f"im{seed}.png")
+    order = []
+    monkeypatch.setattr(speed.sc, "encode", lambda pixels, config, progress: order.append(
+        int(pixels.sum())))
+    seconds = speed.encode_seconds(tmp_path, 2, "cpu", passes=3)
+    assert list(seconds) == ["im0", "im1"] and all(len(t) == 3 for t in seconds.values())
+    assert order[:2] != order[:2][::-1] and order == order[:2] * 3
+
+
 def test_equal_rate_compares_each_image_against_its_own_curve():
     from benchmarks import equal_rate
 
