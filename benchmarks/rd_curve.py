@@ -540,11 +540,11 @@ def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: 
         if codec == "sasnet" or sasnet is None:
             continue
         ours, theirs = sasnet["results"], report["results"]
-        if min(len(ours["bpp"]), len(theirs["bpp"])) < 2:   # a one-point screen: no curve
+        rate = bd_rate(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
+        if math.isnan(rate):   # a one-point screen, or curves that do not overlap
             lines.append(f"| {report['name']} | - | - | - | {len(ours['bpp'])} / "
                          f"{len(theirs['bpp'])} (compare with benchmarks.equal_rate) |")
             continue
-        rate = bd_rate(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
         gain = bd_psnr(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
         low, high = bd_rate_interval(*per_image_curves(report, sasnet))
         lines.append(f"| {report['name']} | {rate:+.1f}% | {low:+.1f}% to {high:+.1f}% | "
