@@ -8,6 +8,10 @@ For every image and rate point of the first file, its PSNR minus the second file
 same image at the same rate (linear in log-rate between that image's neighbouring points,
 extended from the end segments). A BD-rate averages whole curves; this says how many images a
 lever helps at each preset, which the BD number hides.
+
+A one-point screen (rd_curve --qualities 5 alone) has no curve to interpolate on; with
+`--neighbours benchmarks/results/kodak-mini/sasnet.json` each image's base curve takes the
+points it lacks from that file (the local slope, not the level, comes from them).
 """
 
 from __future__ import annotations
@@ -36,6 +40,15 @@ def machines(report: dict) -> dict[tuple[str, int], str | None]:
     return {(row["image"], row["point"]): row.get("hardware") for row in report["per_image"]}
 
 
+def with_neighbours(base: dict, neighbours: dict) -> dict:
+    """`base` with, per image, the rows of `neighbours` at the points base lacks: a curve
+    around a one-point screen's base."""
+    held = {(row["image"], row["point"]) for row in base["per_image"]}
+    borrowed = [row for row in neighbours["per_image"]
+                if (row["image"], row["point"]) not in held]
+    return {**base, "per_image": base["per_image"] + borrowed}
+
+
 def psnr_at_rate(curve: Curve, bpp: float) -> float:
     """The curve's PSNR at `bpp`, linear in log-rate on the enclosing (or end) segment."""
     points = sorted(curve.values())
@@ -60,7 +73,8 @@ def compare(test: dict, base: dict) -> dict[int, dict]:
         base_curve = base_curves.get(image, {})
         if len(base_curve) < 2 or not set(curve) <= set(base_curve):
             raise ValueError(f"the base's curve for {image} has points {sorted(base_curve)}: it "
-                             f"needs at least two, including the test's {sorted(curve)}")
+                             f"needs at least two, including the test's {sorted(curve)} "
+                             "(around a one-point screen: --neighbours)")
         for point, (bpp, psnr) in curve.items():
             gains[point].append(psnr - psnr_at_rate(base_curve, bpp))
             rate_changes[point].append(bpp / base_curve[point][0] - 1)
@@ -78,9 +92,15 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("test", help="rd_curve results JSON (e.g. the codec as shipped)")
     parser.add_argument("base", help="results JSON on the same images (e.g. a variant)")
+    parser.add_argument("--neighbours", metavar="RESULTS",
+                        help="results JSON whose rows fill the base's missing points (the "
+                        "committed curve around a one-point screen's base)")
     args = parser.parse_args(argv)
+    test, base = (json.loads(Path(p).read_text()) for p in (args.test, args.base))
+    if args.neighbours:
+        base = with_neighbours(base, json.loads(Path(args.neighbours).read_text()))
     try:
-        result = compare(*(json.loads(Path(p).read_text()) for p in (args.test, args.base)))
+        result = compare(test, base)
     except ValueError as error:
         parser.error(str(error))
     for point, r in result.items():

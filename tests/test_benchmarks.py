@@ -451,9 +451,12 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
     assert result[3]["equal_rate_gain_db"] == pytest.approx(0.25)   # b's 24 dB is on its line
     assert result[3]["rate_change_percent"] == pytest.approx(50.0)
     assert equal_rate.psnr_at_rate({1: (0.5, 30.0), 3: (1.0, 32.0)}, 0.25) == pytest.approx(28.0)
+    one_point = report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0), ("b", 1, 0.5, 20.0)])
     with pytest.raises(ValueError, match=r"curve for b has points \[1\]"):
-        equal_rate.compare(test, report([("a", 1, 0.5, 30.0), ("a", 3, 1.0, 32.0),
-                                         ("b", 1, 0.5, 20.0)]))
+        equal_rate.compare(test, one_point)
+    # --neighbours: b's missing point comes from another file; the base's own rows are kept
+    around = report([("b", 1, 0.4, 0.0), ("b", 3, 1.0, 22.0)])
+    assert equal_rate.compare(test, equal_rate.with_neighbours(one_point, around)) == result
 
 
 def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path, capsys):
