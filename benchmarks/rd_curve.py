@@ -679,15 +679,20 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
         for task in [t for t in todo if t[0] in PILLOW_POINTS]:
             store(run_pillow(*task, hw), [task])
-        if neural_todo:
+        encodes = []
+        for group in sharing.values():
+            key, quality, image = group[0]
+            encodes.append((group, (codecs[key], quality, image,
+                                    str(folders[key, quality, image.name]), args.device, hw)))
+        workers = min(jobs, len(encodes))
+        if workers == 1:   # in this process: a worker's start (importing torch) buys nothing
+            with torch_threads(threads):
+                for group, encode in encodes:
+                    store(run_neural(*encode), group)
+        elif workers > 1:
             context = multiprocessing.get_context("spawn")
-            with futures.ProcessPoolExecutor(jobs, context, _worker_init, (threads,)) as pool:
-                pending = {}
-                for group in sharing.values():
-                    key, quality, image = group[0]
-                    pending[pool.submit(run_neural, codecs[key], quality, image,
-                                        str(folders[key, quality, image.name]),
-                                        args.device, hw)] = group
+            with futures.ProcessPoolExecutor(workers, context, _worker_init, (threads,)) as pool:
+                pending = {pool.submit(run_neural, *encode): group for group, encode in encodes}
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
     description = (f"{dataset}, {len(images)} images; codec {fingerprint}"
