@@ -662,12 +662,13 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
         sharing.setdefault((folders[codec, point, image.name], image.name), []).append(
             (codec, point, image))
     neural_todo = [group[0] for group in sharing.values()]
+    workers = min(jobs, len(neural_todo))   # one: encode in this process (no worker to start)
     print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
     if neural_todo:
         counts = collections.Counter((key, q) for key, q, _ in neural_todo)
         seconds = sum(count * estimate_seconds(images[0], codecs[key], q, args.device, threads)
-                      for (key, q), count in counts.items()) / jobs
+                      for (key, q), count in counts.items()) / workers
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
 
     def store(row: Row, group: list[tuple[str, int, BenchImage]]) -> None:
@@ -684,8 +685,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
             key, quality, image = group[0]
             encodes.append((group, (codecs[key], quality, image,
                                     str(folders[key, quality, image.name]), args.device, hw)))
-        workers = min(jobs, len(encodes))
-        if workers == 1:   # in this process: a worker's start (importing torch) buys nothing
+        if workers == 1:   # a worker's start (a second import of torch) would buy nothing
             with torch_threads(threads):
                 for group, encode in encodes:
                     store(run_neural(*encode), group)
