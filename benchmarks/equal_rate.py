@@ -96,12 +96,12 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
                         help="results JSON whose rows fill the base's missing points (the "
                         "committed curve around a one-point screen's base)")
     args = parser.parse_args(argv)
-    test, base = (json.loads(Path(p).read_text()) for p in (args.test, args.base))
-    if args.neighbours:
-        base = with_neighbours(base, json.loads(Path(args.neighbours).read_text()))
-    try:
+    try:   # a missing file, one that is not JSON, or curves that cannot be compared
+        test, base = (json.loads(Path(p).read_text()) for p in (args.test, args.base))
+        if args.neighbours:
+            base = with_neighbours(base, json.loads(Path(args.neighbours).read_text()))
         result = compare(test, base)
-    except ValueError as error:
+    except (OSError, ValueError) as error:
         parser.error(str(error))
     for point, r in result.items():
         low, high = r["gain_range_db"]

@@ -430,7 +430,7 @@ def test_speed_benchmark_encodes_in_passes_over_the_images(tmp_path, monkeypatch
     assert order[:2] != order[:2][::-1] and order == order[:2] * 3
 
 
-def test_equal_rate_compares_each_image_against_its_own_curve():
+def test_equal_rate_compares_each_image_against_its_own_curve(tmp_path):
     from benchmarks import equal_rate
 
     def report(rows):
@@ -457,6 +457,16 @@ def test_equal_rate_compares_each_image_against_its_own_curve():
     # --neighbours: b's missing point comes from another file; the base's own rows are kept
     around = report([("b", 1, 0.4, 0.0), ("b", 3, 1.0, 22.0)])
     assert equal_rate.compare(test, equal_rate.with_neighbours(one_point, around)) == result
+    files = {}
+    for name, data in (("test", test), ("base", one_point), ("around", around)):
+        files[name] = tmp_path / f"{name}.json"
+        files[name].write_text(json.dumps(data))
+    assert equal_rate.main([str(files["test"]), str(files["base"]),
+                            "--neighbours", str(files["around"])]) == result
+    for bad in ([str(files["test"]), str(files["base"])],        # one point, no --neighbours
+                [str(files["test"]), str(tmp_path / "missing.json")]):
+        with pytest.raises(SystemExit):                         # a usage error, no traceback
+            equal_rate.main(bad)
 
 
 def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path, capsys):
