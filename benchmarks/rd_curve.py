@@ -661,15 +661,21 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     for codec, point, image in (t for t in todo if t[0] in codecs):
         sharing.setdefault((folders[codec, point, image.name], image.name), []).append(
             (codec, point, image))
-    neural_todo = [group[0] for group in sharing.values()]
-    workers = min(jobs, len(neural_todo))   # one: encode in this process (no worker to start)
+    groups = list(sharing.values())   # one encode each, run by its first task
+    workers = min(jobs, len(groups))   # one: encode in this process (no worker to start)
     print(f"{dataset}: {len(images)} images, {len(tasks)} encodes, "
           f"{len(todo)} to run ({len(rows)} cached); {jobs} worker(s) x {threads} thread(s)")
-    if neural_todo:
-        counts = collections.Counter((key, q) for key, q, _ in neural_todo)
+    if groups:
+        counts = collections.Counter(group[0][:2] for group in groups)   # (network, quality)
         seconds = sum(count * estimate_seconds(images[0], codecs[key], q, args.device, threads)
                       for (key, q), count in counts.items()) / workers
         print(f"estimated wall clock for the neural encodes: ~{seconds / 60:.0f} min", flush=True)
+
+    def encode_arguments(task: tuple[str, int, BenchImage]) -> tuple:
+        """`run_neural`'s arguments for one neural task."""
+        key, quality, image = task
+        return (codecs[key], quality, image, str(folders[key, quality, image.name]),
+                args.device, hw)
 
     def store(row: Row, group: list[tuple[str, int, BenchImage]]) -> None:
         """One cached file per encode; a row for every task that shares it."""
@@ -680,19 +686,15 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     with tqdm(total=len(todo), desc="rd", unit="encode", disable=args.quiet) as bar:
         for task in [t for t in todo if t[0] in PILLOW_POINTS]:
             store(run_pillow(*task, hw), [task])
-        encodes = []
-        for group in sharing.values():
-            key, quality, image = group[0]
-            encodes.append((group, (codecs[key], quality, image,
-                                    str(folders[key, quality, image.name]), args.device, hw)))
         if workers == 1:   # a worker's start (a second import of torch) would buy nothing
             with torch_threads(threads):
-                for group, encode in encodes:
-                    store(run_neural(*encode), group)
+                for group in groups:
+                    store(run_neural(*encode_arguments(group[0])), group)
         elif workers > 1:
             context = multiprocessing.get_context("spawn")
             with futures.ProcessPoolExecutor(workers, context, _worker_init, (threads,)) as pool:
-                pending = {pool.submit(run_neural, *encode): group for group, encode in encodes}
+                pending = {pool.submit(run_neural, *encode_arguments(group[0])): group
+                           for group in groups}
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
     description = (f"{dataset}, {len(images)} images; codec {fingerprint}"
