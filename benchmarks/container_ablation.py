@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sasnet_codec import CodecError, bitstream
 
-from .rd_curve import aggregate, cached_file, plot, row_from, summary_markdown
+from .rd_cache import cached_file, row_from
+from .rd_report import aggregate, plot, summary_markdown
 
 PILLOW_CODECS = ("jpeg", "webp", "avif")
 

@@ -27,7 +27,7 @@ from sasnet_codec.decoder import decode_container
 from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
 
-from .rd_curve import cached_file
+from .rd_cache import cached_file
 
 SCALE_INDEX_BITS = 8
 

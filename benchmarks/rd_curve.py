@@ -28,6 +28,9 @@ initialisation and batches): a lever's gain read on two seeds is told from fitti
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
 the settings and machine that made it), summary.md (BD-rates with a bootstrap interval over
 the images, and the machines) and rd.png.
+
+This module runs the encodes; what is measured is in rd_codecs, the cache in rd_cache, what is
+written in rd_report.
 """
 
 from __future__ import annotations
@@ -36,113 +39,29 @@ import argparse
 import collections
 import concurrent.futures as futures
 import contextlib
-import hashlib
-import io
 import json
-import math
 import multiprocessing
 import os
-import re
 import shutil
-import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import PIL
-from PIL import Image, features
 from tqdm.auto import tqdm
 
-from sasnet_codec.config import EncoderConfig
 from sasnet_codec.device import resolve_device
-from sasnet_codec.metrics import psnr
 from sasnet_codec.presets import QUALITY_LEVELS
 
-from .bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from .datasets import BenchImage, dataset_label, default_folder, load_images
+from .rd_cache import (CACHE, NEURAL_PLACES, adopt_results, cached_row, codec_fingerprint,
+                       entry_folder, row_from, save_row)
+from .rd_codecs import (CODEC_NAMES, PILLOW_POINTS, NeuralCodec, Row, measured, parse_variant,
+                        pillow_build, run_neural, run_pillow)
+from .rd_report import aggregate, plot, summary_markdown
 from .reports import RESULTS, hardware
-
-ROOT = Path(__file__).resolve().parent
-CACHE = ROOT / "cache"
-ANCHORS = ROOT / "anchors" / "kodak.json"
-PILLOW_POINTS = {
-    "jpeg": (10, 20, 30, 50, 70, 85, 95),
-    "webp": (5, 20, 40, 60, 80, 95),
-    "avif": (10, 30, 50, 65, 80, 90),
-}
-PILLOW_FORMATS = {"jpeg": ("JPEG", "jpg", {}), "webp": ("WEBP", "webp", {"method": 6}),
-                  "avif": ("AVIF", "avif", {"speed": 4})}   # format, Pillow feature, options
-CODEC_NAMES = {"sasnet": "sasnet-codec (SASNet)", "siren": "sasnet-codec pipeline with SIREN",
-               "femb": "sasnet-codec pipeline, embedding without masks",
-               "jpeg": "JPEG (Pillow)", "webp": "WebP (Pillow)", "avif": "AVIF (Pillow)"}
-
-
-@dataclass(frozen=True)
-class Row:
-    codec: str
-    point: float          # quality setting of the codec (sasnet: quality preset)
-    image: str
-    bpp: float
-    psnr: float
-    ms_ssim: float
-    encoding_time: float  # seconds
-    decoding_time: float  # seconds
-    hardware: str         # the machine that measured it: a neural encode depends on the CPU model
-
-
-def ms_ssim_rgb(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """MS-SSIM (5 scales). The Gaussian window shrinks from 11 to fit small images (Kodak-mini's
-    128-pixel side needs 7: the coarsest scale must still hold one window)."""
-    import torch
-    from pytorch_msssim import ms_ssim
-
-    side = min(reference.shape[:2])
-    window = next((w for w in (11, 9, 7, 5, 3) if side > (w - 1) * 16), None)
-    if window is None:
-        return math.nan
-    to_tensor = lambda a: torch.from_numpy(a.astype(np.float32)).permute(2, 0, 1)[None]
-    return float(ms_ssim(to_tensor(reference), to_tensor(decoded), data_range=255,
-                         win_size=window))
-
-
-def codec_fingerprint() -> str:
-    """Hash of the source that turns encoder settings into bytes: every module but presets.py,
-    which only chooses the settings (and reaches the cache through them: `settings_key`)."""
-    digest = hashlib.sha256()
-    package = ROOT.parent / "sasnet_codec"
-    for path in sorted(package.rglob("*.py")):
-        if path.name == "presets.py":
-            continue
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def pillow_build(codec: str) -> str:
-    """Pillow's version and that of the library behind `codec`: part of the key of its cached
-    rows, so that an upgrade of either is measured again."""
-    library = PILLOW_FORMATS[codec][1]
-    return f"pillow-{PIL.__version__}-{library}-{features.version(library)}"
-
-
-def run_pillow(codec: str, quality: int, image: BenchImage, machine: str) -> Row:
-    fmt, _, options = PILLOW_FORMATS[codec]
-    buffer = io.BytesIO()
-    start = time.perf_counter()
-    Image.fromarray(image.pixels).save(buffer, format=fmt, quality=quality, **options)
-    encoding = time.perf_counter() - start
-    data = buffer.getvalue()
-    start = time.perf_counter()
-    with Image.open(io.BytesIO(data)) as decoded_image:
-        decoded = np.asarray(decoded_image.convert("RGB"))
-    decoding = time.perf_counter() - start
-    height, width = image.pixels.shape[:2]
-    return Row(codec, quality, image.name, len(data) * 8 / (width * height),
-               psnr(image.pixels, decoded), ms_ssim_rgb(image.pixels, decoded), encoding,
-               decoding, machine)
 
 
 def _worker_init(threads: int) -> None:
@@ -158,128 +77,6 @@ def _worker_init(threads: int) -> None:
 def _exit_with_parent() -> None:
     multiprocessing.parent_process().join()   # returns once the parent has gone
     os._exit(1)
-
-
-def run_neural(codec: NeuralCodec, quality: int, image: BenchImage, folder: str, device: str,
-               machine: str) -> Row:
-    """One real encode and decode through the public file API, on the machine `machine`
-    names."""
-    import sasnet_codec as sc
-
-    work = Path(folder)
-    work.mkdir(parents=True, exist_ok=True)
-    source, coded = work / f"{image.name}.png", work / f"{image.name}.sas"
-    Image.fromarray(image.pixels).save(source)
-    start = time.perf_counter()
-    sc.encode_file(source, coded, quality=quality, arch=codec.arch, seed=codec.seed,
-                   device=device, recipe=sc.DEFAULT_RECIPE.replace(**codec.recipe),
-                   progress=False)
-    encoding = time.perf_counter() - start
-    row = Row(codec.key, quality, image.name, 0, 0, 0, encoding, 0, machine)
-    return measured(row, image, coded)
-
-
-def measured(row: Row, image: BenchImage, coded: Path) -> Row:
-    """`row` with the rate, distortion and decode time of the file `coded` of `image`, decoded
-    by this source's decoder."""
-    import sasnet_codec as sc
-
-    start = time.perf_counter()
-    decoded = sc.decode_file(coded, coded.with_suffix(".decoded.png"))
-    decoding = time.perf_counter() - start
-    height, width = image.pixels.shape[:2]
-    return replace(row, bpp=coded.stat().st_size * 8 / (width * height),
-                   psnr=psnr(image.pixels, decoded), ms_ssim=ms_ssim_rgb(image.pixels, decoded),
-                   decoding_time=decoding)
-
-
-ADDED_SETTINGS: dict[tuple[str, str], object] = {
-    ("fit", "mask_warmup"): 0.0, ("fit", "adam_beta2"): 0.99,
-    ("fit", "adam_beta1"): 0.9, ("quant", "stage_steps"): 0,
-    ("quant", "stage_lr_share"): 0.1, ("quant", "stage_splits"): 1,
-    ("quant", "stage_last_hidden"): False}
-"""Encoder settings added after the cache began, each with the value that does what the code
-did before it existed."""
-
-RETIRED_SETTINGS: dict[tuple[str, str], object] = {("quant", "finetune_lr"): 1e-5}
-"""Encoder settings removed after the cache began, each with the value every cached encode
-held (whether or not it used it)."""
-
-
-@dataclass(frozen=True)
-class NeuralCodec:
-    """sasnet-codec with one architecture and recipe: the codec itself, --arch siren, or a
-    --variant that changes recipe fields (an ablation)."""
-
-    key: str              # results file name and summary label
-    arch: str
-    recipe: dict          # Recipe fields that differ from the default
-    name: str
-    seed: int = 0         # the encoder's seed (--seed: another draw of every fit)
-
-    def config(self, quality: int, image: BenchImage, device: str) -> EncoderConfig:
-        """The full encoder settings this codec uses on `image`."""
-        import sasnet_codec as sc
-
-        height, width, channels = image.pixels.shape
-        return sc.encoder_config(width, height, channels, quality, self.arch, self.seed, device,
-                                 recipe=sc.DEFAULT_RECIPE.replace(**self.recipe))
-
-    def settings_key(self, quality: int, image: BenchImage, device: str) -> str:
-        """Hash of the full encoder settings: a variant that builds the same network and
-        schedule as the codec shares its cached encode. A setting of ADDED_SETTINGS at its
-        value there is left out and one of RETIRED_SETTINGS put back, so the cache's keys
-        outlive the settings' history."""
-        settings = asdict(self.config(quality, image, device))
-        for (section, name), value in ADDED_SETTINGS.items():
-            if settings[section][name] == value:
-                del settings[section][name]
-        for (section, name), value in RETIRED_SETTINGS.items():
-            settings[section][name] = value
-        text = json.dumps(settings, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def parse_value(kind: type, text: str) -> object:
-    """One --variant value as the Recipe field's type; a bool is spelled true/false or 1/0
-    (bool("false") would be True)."""
-    if kind is bool:
-        spellings = {"true": True, "1": True, "false": False, "0": False}
-        if text.lower() not in spellings:
-            raise ValueError(text)
-        return spellings[text.lower()]
-    return kind(text)
-
-
-def parse_variant(words: list[str]) -> tuple[str, dict]:
-    """["label", "field=value", ...] -> (label, Recipe overrides). A per-quality field takes
-    one number for every level or one per level separated by '/'."""
-    import sasnet_codec as sc
-
-    label, assignments = words[0], words[1:]
-    defaults = sc.DEFAULT_RECIPE
-    overrides = {}
-    for assignment in assignments:
-        field_name, _, text = assignment.partition("=")
-        if not hasattr(defaults, field_name) or not text:
-            raise SystemExit(f"--variant {label}: {assignment!r} is not FIELD=VALUE of a Recipe")
-        current = getattr(defaults, field_name)
-        kind = type(current[0]) if isinstance(current, tuple) else type(current)
-        try:
-            values = [parse_value(kind, v) for v in text.split("/")]
-        except ValueError:
-            raise SystemExit(f"--variant {label}: {text!r} is not {kind.__name__}") from None
-        if isinstance(current, tuple):
-            overrides[field_name] = tuple(values * len(current) if len(values) == 1 else values)
-        elif len(values) == 1:
-            overrides[field_name] = values[0]
-        else:
-            raise SystemExit(f"--variant {label}: {field_name} takes one value")
-    try:
-        defaults.replace(**overrides)
-    except sc.CodecError as error:
-        raise SystemExit(f"--variant {label}: {error}") from None
-    return label, overrides
 
 
 def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
@@ -332,114 +129,6 @@ def torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
-
-
-def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
-              fingerprint: str, places: dict[tuple[str, float, str], str]) -> dict:
-    """CompressAI's schema: per rate point, the mean over images (complete points only); each
-    per-image row also names its settings' place in the cache, for `adopt_results`, and the
-    description ends with the machines that measured the rows."""
-    points = sorted({r.point for r in rows if r.codec == codec})
-    results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
-                                   "decoding_time")}
-    per_image = []
-    for point in points:
-        # sorted, so that the file (and the means' float rounding) does not depend on which
-        # encode finished first
-        mine = sorted((r for r in rows if r.codec == codec and r.point == point),
-                      key=lambda r: r.image)
-        if len(mine) < images:
-            continue
-        results["bpp"].append(statistics.fmean(r.bpp for r in mine))
-        results["psnr-rgb"].append(statistics.fmean(r.psnr for r in mine))
-        results["ms-ssim-rgb"].append(statistics.fmean(r.ms_ssim for r in mine))
-        results["encoding_time"].append(statistics.fmean(r.encoding_time for r in mine))
-        results["decoding_time"].append(statistics.fmean(r.decoding_time for r in mine))
-        per_image += [{**asdict(r), "settings": places[r.codec, r.point, r.image]} for r in mine]
-    machines = collections.Counter(row["hardware"] for row in per_image)
-    description += "; measured on " + ", ".join(f"{machine} ({count} rows)"
-                                                for machine, count in sorted(machines.items()))
-    return {"name": name, "description": description, "codec_fingerprint": fingerprint,
-            "results": results,
-            "rate_points": [p for p in points
-                            if sum(r.codec == codec and r.point == p for r in rows) >= images],
-            "per_image": per_image}
-
-
-NEURAL_PLACES = "encodes/"
-"""The cache places of neural encodes (a Pillow codec's are named after its build)."""
-
-
-def is_neural(place: str) -> bool:
-    """Whether a cache place holds neural encodes (kept per codec source and machine)."""
-    return place.startswith(NEURAL_PLACES)
-
-
-def machine_folder(machine: str) -> str:
-    """A machine's `hardware()` description as a folder name."""
-    return re.sub(r"[^A-Za-z0-9]+", "-", machine).strip("-")
-
-
-def entry_folder(root: Path, place: str, machine: str) -> Path:
-    """Where the cache of one codec source, at `root`, keeps one row (and a neural encode's
-    files): a neural encode under the machine that made it as well, for the same settings give
-    other bytes on another CPU model (README, Reproducibility); a Pillow row once, beside the
-    sources' folders, since neither our source nor the CPU changes its bytes (its place names
-    the Pillow build that does)."""
-    if is_neural(place):
-        return root / place / machine_folder(machine)
-    return root.parent / place
-
-
-def cached_file(root: Path, entry: dict) -> Path:
-    """The .sas file behind a neural results row, in the cache of its codec source at `root`."""
-    return entry_folder(root, entry["settings"], entry["hardware"]) / f"{entry['image']}.sas"
-
-
-def row_from(entry: dict) -> Row | None:
-    """A Row from a cached or published row, or None when it lacks a field (an older rd_curve
-    wrote it): such a row is measured again rather than guessed."""
-    if not all(field.name in entry for field in fields(Row)):
-        return None
-    return Row(**{field.name: entry[field.name] for field in fields(Row)})
-
-
-def save_row(path: Path, row: Row) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(row)))
-
-
-def cached_row(root: Path, place: str, image: str, here: str, this_machine: bool) -> Row | None:
-    """The cache's row for `image` at `place`: this machine's; else, unless `this_machine`, a
-    neural row another machine made (the first by name), which re-plots published results on
-    any machine and is named as foreign at start-up."""
-    own = entry_folder(root, place, here) / f"{image}.json"
-    others = (sorted((root / place).glob(f"*/{image}.json"))
-              if is_neural(place) and not this_machine else [])
-    for path in [own, *(path for path in others if path != own)]:
-        if path.exists() and (row := row_from(json.loads(path.read_text()))):
-            return row
-    return None
-
-
-def adopt_results(folder: Path, fingerprint: str, root: Path, places: set[str]) -> None:
-    """Put into the cache at `root` the rows, at one of `places`, of the results files in
-    `folder` that the cache lacks, neural rows only where this codec source made them: results
-    on disk are as good as the cache they came from, and once cached they survive a run that
-    rewrites the files."""
-    for path in sorted(folder.glob("*.json")):
-        report = json.loads(path.read_text())
-        if not isinstance(report, dict) or "per_image" not in report:
-            continue
-        ours = report.get("codec_fingerprint") == fingerprint
-        for entry in report["per_image"]:
-            row = row_from(entry)
-            if row is None or entry["settings"] not in places or (
-                    is_neural(entry["settings"]) and not ours):
-                continue
-            cached = entry_folder(root, entry["settings"], row.hardware) / f"{row.image}.json"
-            if not cached.exists():
-                save_row(cached, row)
 
 
 def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchImage]],
@@ -512,99 +201,6 @@ def repacked(data: bytes) -> bytes:
         return bitstream.pack(bitstream.unpack(data))
     except CodecError:   # not a file today's decoder reads: compared as it is
         return data
-
-
-def measured_on(reports: dict[str, dict]) -> list[str]:
-    """One line per machine: the codecs and rate points whose rows it measured."""
-    machines: dict[str, dict[str, set]] = {}
-    for codec, report in reports.items():
-        for row in report["per_image"]:
-            machines.setdefault(row["hardware"], {}).setdefault(codec, set()).add(row["point"])
-    return [f"- {machine}: " + "; ".join(f"{codec} {', '.join(f'{p:g}' for p in sorted(points))}"
-                                         for codec, points in codecs.items())
-            for machine, codecs in sorted(machines.items())]
-
-
-def summary_markdown(reports: dict[str, dict], dataset: str, hw: str, settings: dict) -> str:
-    lines = [f"# Rate-distortion on {dataset}", "",
-             f"Run on {hw}. Settings: {json.dumps(settings)}.", "",
-             "Rows measured on (a neural encode differs per image between CPU models, README "
-             "\"Reproducibility\"):", "", *measured_on(reports), "",
-             "Bjoentegaard deltas of **sasnet** against each codec, over the overlapping range "
-             "(PCHIP interpolation of log-rate vs PSNR, integrated exactly; negative BD-rate = "
-             "sasnet needs fewer bits for the same PSNR):", "",
-             "| against | BD-rate | 95% interval (images resampled) | BD-PSNR | points (sasnet / "
-             "other) |", "|---|---|---|---|---|"]
-    sasnet = reports.get("sasnet")
-    for codec, report in reports.items():
-        if codec == "sasnet" or sasnet is None:
-            continue
-        ours, theirs = sasnet["results"], report["results"]
-        rate = bd_rate(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
-        if math.isnan(rate):   # a one-point screen, or curves that do not overlap
-            lines.append(f"| {report['name']} | - | - | - | {len(ours['bpp'])} / "
-                         f"{len(theirs['bpp'])} (compare with benchmarks.equal_rate) |")
-            continue
-        gain = bd_psnr(theirs["bpp"], theirs["psnr-rgb"], ours["bpp"], ours["psnr-rgb"])
-        low, high = bd_rate_interval(*per_image_curves(report, sasnet))
-        lines.append(f"| {report['name']} | {rate:+.1f}% | {low:+.1f}% to {high:+.1f}% | "
-                     f"{gain:+.2f} dB | {len(ours['bpp'])} / {len(theirs['bpp'])} |")
-    lines += ["", "Mean over images at each rate point:", "",
-              "| codec | setting | bpp | PSNR-RGB (dB) | MS-SSIM | encode (s) | decode (s) |",
-              "|---|---|---|---|---|---|---|"]
-    for codec, report in reports.items():
-        r = report["results"]
-        for i, point in enumerate(report["rate_points"]):
-            lines.append(f"| {codec} | {point:g} | {r['bpp'][i]:.3f} | {r['psnr-rgb'][i]:.2f} | "
-                         f"{r['ms-ssim-rgb'][i]:.4f} | {r['encoding_time'][i]:.2f} | "
-                         f"{r['decoding_time'][i]:.3f} |")
-    return "\n".join(lines) + "\n"
-
-
-def per_image_curves(anchor: dict, test: dict) -> tuple[np.ndarray, ...]:
-    """Both reports' per-image rates and PSNRs as images x rate points (the images both
-    completed, in one order): anchor bpp, anchor PSNR, test bpp, test PSNR."""
-    def table(report: dict) -> dict[str, dict[float, tuple[float, float]]]:
-        rows: dict[str, dict[float, tuple[float, float]]] = {}
-        for row in report["per_image"]:
-            rows.setdefault(row["image"], {})[row["point"]] = (row["bpp"], row["psnr"])
-        return rows
-
-    tables = table(anchor), table(test)
-    images = sorted(set(tables[0]) & set(tables[1]))
-    curves = []
-    for rows, report in zip(tables, (anchor, test)):
-        points = report["rate_points"]
-        curves += [np.array([[rows[image][p][k] for p in points] for image in images])
-                   for k in (0, 1)]
-    return tuple(curves)
-
-
-def plot(reports: dict[str, dict], dataset: str, path: Path, with_anchors: bool) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    for codec, report in reports.items():
-        r = report["results"]
-        style = dict(marker="o", linewidth=2.2 if codec == "sasnet" else 1.4)
-        left.plot(r["bpp"], r["psnr-rgb"], label=report["name"], **style)
-        right.plot(r["bpp"], [-10 * math.log10(max(1e-9, 1 - s)) for s in r["ms-ssim-rgb"]],
-                   label=report["name"], **style)
-    if with_anchors and ANCHORS.exists():
-        for name, entry in json.loads(ANCHORS.read_text())["codecs"].items():
-            bpp, psnr = zip(*entry["points"])
-            left.plot(bpp, psnr, linestyle="--", marker=".", alpha=0.7, label=f"{name} [pub.]")
-    left.set(xlabel="bits per pixel", ylabel="PSNR-RGB (dB)", title=f"{dataset}: PSNR")
-    right.set(xlabel="bits per pixel", ylabel="MS-SSIM (dB)", title=f"{dataset}: MS-SSIM")
-    for axis in (left, right):
-        axis.grid(alpha=0.3)
-        axis.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def run(args: argparse.Namespace) -> dict[str, dict]:

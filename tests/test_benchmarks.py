@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks import container_ablation, entropy_headroom, rd_curve
+from benchmarks import (container_ablation, entropy_headroom, rd_cache, rd_codecs, rd_curve,
+                        rd_report)
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
@@ -72,8 +73,8 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
     # One encode per distinct setting: at 40x32 both qualities hit the smallest network.
     bench = {image.name: image for image in load_images(images)}
-    sasnet = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "")
-    shallow = rd_curve.NeuralCodec("x", "sasnet", {"fit_steps": (10,) * 8, "hidden_layers": 1,
+    sasnet = rd_codecs.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "")
+    shallow = rd_codecs.NeuralCodec("x", "sasnet", {"fit_steps": (10,) * 8, "hidden_layers": 1,
                                                    "finetune_steps": 0}, "")
     settings = {(codec.settings_key(q, image, "auto"), image.name)
                 for codec in (sasnet, shallow) for q in (1, 2) for image in bench.values()}
@@ -85,11 +86,11 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
         assert len(coded) == 1
         assert row["bpp"] == coded[0].stat().st_size * 8 / (40 * 32)   # rate = bytes on disk
     assert (tmp_path / "out" / "summary.md").exists() and (tmp_path / "out" / "rd.png").exists()
-    assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_curve.PILLOW_POINTS["jpeg"])
+    assert len(reports["jpeg"]["results"]["bpp"]) == len(rd_codecs.PILLOW_POINTS["jpeg"])
     # The bootstrap's per-image curves average back to the published means.
-    jpeg_bpp, jpeg_psnr, ours_bpp, ours_psnr = rd_curve.per_image_curves(reports["jpeg"],
+    jpeg_bpp, jpeg_psnr, ours_bpp, ours_psnr = rd_report.per_image_curves(reports["jpeg"],
                                                                          reports["sasnet"])
-    assert jpeg_bpp.shape == (2, len(rd_curve.PILLOW_POINTS["jpeg"])) and ours_psnr.shape == (2, 2)
+    assert jpeg_bpp.shape == (2, len(rd_codecs.PILLOW_POINTS["jpeg"])) and ours_psnr.shape == (2, 2)
     assert np.allclose(ours_bpp.mean(0), report["results"]["bpp"])
     assert np.allclose(jpeg_psnr.mean(0), reports["jpeg"]["results"]["psnr-rgb"])
     # The variant is its own codec: own results file and a row in the summary.
@@ -112,7 +113,7 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     cache_rows = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.json")}
                   for name in ("cache", "fresh")]
     assert cache_rows[0] < cache_rows[1]   # the reused rows join the new cache
-    wide = rd_curve.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
+    wide = rd_codecs.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
     assert ran == {wide.settings_key(q, image, "auto") for q in (1, 2)
                    for image in bench.values()} - {key for key, _ in settings}
     # A screen written to its own folder, with no cache, takes its baseline from the dataset's
@@ -126,7 +127,7 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert all(same_curve(screened[codec], reports[codec])
                for codec in ("sasnet", "sasnet-shallow"))
     # --seed draws every fit anew: its own settings, so its own encodes, and other numbers.
-    seeded = rd_curve.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "", seed=1)
+    seeded = rd_codecs.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "", seed=1)
     config = seeded.config(1, bench["im0"], "auto")
     assert config.model.seed == config.fit.seed == 1
     # A one-point screen (here quality 1 alone) has no curve: its summary says so, not NaN.
@@ -180,7 +181,7 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
             "--arch", "sasnet", "siren", "--pillow", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
     before = rd_curve.main(args)
-    old = rd_curve.codec_fingerprint()
+    old = rd_cache.codec_fingerprint()
     old_files = sorted(p.relative_to(tmp_path / "cache" / "tiny" / old)
                        for p in (tmp_path / "cache" / "tiny" / old).rglob("*.sas"))
     (tmp_path / "out" / "sasnet.json").unlink()   # results files are adopted by source too
@@ -234,7 +235,7 @@ def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_p
             "--arch", "sasnet", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
     before = rd_curve.main(args)
-    old = tmp_path / "cache" / "tiny" / rd_curve.codec_fingerprint()
+    old = tmp_path / "cache" / "tiny" / rd_cache.codec_fingerprint()
     for path in old.rglob("*.sas"):
         path.write_bytes(bitstream.pack(bitstream.unpack(path.read_bytes()), version=1))
     next(old.rglob("im1.sas")).unlink()
@@ -288,16 +289,16 @@ def test_encode_workers_end_when_the_run_is_killed():
 
 
 def test_variant_parsing_broadcasts_per_quality_fields_and_refuses_bad_ones():
-    label, recipe = rd_curve.parse_variant(["coarse", "rd_slope=2", "fit_steps=300"])
+    label, recipe = rd_codecs.parse_variant(["coarse", "rd_slope=2", "fit_steps=300"])
     assert label == "coarse" and recipe == {"rd_slope": (2.0,) * 8, "fit_steps": (300,) * 8}
-    _, recipe = rd_curve.parse_variant(["x", "rd_slope=1/1/1/1/2/2/2/2"])
+    _, recipe = rd_codecs.parse_variant(["x", "rd_slope=1/1/1/1/2/2/2/2"])
     assert recipe["rd_slope"] == (1.0,) * 4 + (2.0,) * 4
-    _, recipe = rd_curve.parse_variant(["x", "stage_last_hidden=0/0/0/0/true/0/0/False"])
+    _, recipe = rd_codecs.parse_variant(["x", "stage_last_hidden=0/0/0/0/true/0/0/False"])
     assert recipe["stage_last_hidden"] == (False,) * 4 + (True,) + (False,) * 3
     for bad in (["x", "omega=3"], ["x", "rd_slope=1/2"], ["x", "grid_share=2"],
                 ["x", "fit_steps=1.5"], ["x", "stage_last_hidden=yes"]):
         try:
-            rd_curve.parse_variant(bad)
+            rd_codecs.parse_variant(bad)
         except SystemExit:
             continue
         raise AssertionError(f"{bad} was accepted")
@@ -309,11 +310,11 @@ def older_settings(tmp_path) -> tuple:
     Image.fromarray(synthetic_image(40, 32, seed=0)).save(tmp_path / "im0.png")
     image = load_images(tmp_path)[0]
     older = {}
-    for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
+    for (_, name), neutral in rd_codecs.ADDED_SETTINGS.items():
         older.update(recipe_everywhere(name, neutral))
-    codec = rd_curve.NeuralCodec("x", "sasnet", older, "")
+    codec = rd_codecs.NeuralCodec("x", "sasnet", older, "")
     settings = asdict(codec.config(5, image, "cpu"))
-    for (section, name), neutral in rd_curve.ADDED_SETTINGS.items():
+    for (section, name), neutral in rd_codecs.ADDED_SETTINGS.items():
         assert settings[section].pop(name) == neutral
     return codec, image, older, settings
 
@@ -373,15 +374,15 @@ def test_rows_name_their_machine_and_this_machine_re_encodes_the_others(tmp_path
 def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_path):
     """Encodes made before a setting existed stay cached for configs that do not use it."""
     codec, image, older, settings = older_settings(tmp_path)
-    for (section, name), value in rd_curve.RETIRED_SETTINGS.items():
+    for (section, name), value in rd_codecs.RETIRED_SETTINGS.items():
         settings[section][name] = value
     before = settings_hash(settings)
     assert codec.settings_key(5, image, "cpu") == before
-    for (_, name), neutral in rd_curve.ADDED_SETTINGS.items():
+    for (_, name), neutral in rd_codecs.ADDED_SETTINGS.items():
         # another valid value: the float settings are all shares or decays in [0, 1)
         changed = (not neutral if isinstance(neutral, bool)
                    else (neutral + 0.5) % 1 if isinstance(neutral, float) else neutral + 1)
-        other = rd_curve.NeuralCodec("y", "sasnet", {**older, **recipe_everywhere(name, changed)},
+        other = rd_codecs.NeuralCodec("y", "sasnet", {**older, **recipe_everywhere(name, changed)},
                                      "")
         assert other.settings_key(5, image, "cpu") != before
 
@@ -389,7 +390,7 @@ def test_a_setting_added_later_keeps_the_older_keys_at_its_neutral_value(tmp_pat
 def test_a_retired_setting_keeps_the_older_keys_at_the_value_they_held(tmp_path):
     """Encodes made while a setting existed stay cached after it is removed."""
     codec, image, _, settings = older_settings(tmp_path)
-    for (section, name), value in rd_curve.RETIRED_SETTINGS.items():
+    for (section, name), value in rd_codecs.RETIRED_SETTINGS.items():
         assert name not in settings[section]
         settings[section][name] = value
     assert codec.settings_key(5, image, "cpu") == settings_hash(settings)
@@ -519,7 +520,7 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     written = json.loads((tmp_path / "ablation" / "sasnet-format1.json").read_text())
     assert written["results"]["bpp"] == older["results"]["bpp"]
     root = tmp_path / "cache" / "tiny" / today["codec_fingerprint"]
-    files = {row["point"]: rd_curve.cached_file(root, row) for row in today["per_image"]
+    files = {row["point"]: rd_cache.cached_file(root, row) for row in today["per_image"]
              if row["image"] == "im1"}
     shutil.copy(files[5], files[1])   # a readable file, but quality 5's
     with pytest.raises(SystemExit, match="not the file its results row measured"):
