@@ -169,8 +169,8 @@ class NeuralCodec:
 
 
 def parse_value(kind: type, text: str) -> object:
-    """One --variant value as the Recipe field's type; a bool is spelled true/false or 1/0
-    (bool("false") would be True)."""
+    """One --variant or --recipe value as the Recipe field's type; a bool is spelled true/false
+    or 1/0 (bool("false") would be True)."""
     if kind is bool:
         spellings = {"true": True, "1": True, "false": False, "0": False}
         if text.lower() not in spellings:
@@ -180,31 +180,35 @@ def parse_value(kind: type, text: str) -> object:
 
 
 def parse_variant(words: list[str]) -> tuple[str, dict]:
-    """["label", "field=value", ...] -> (label, Recipe overrides). A per-quality field takes
-    one number for every level or one per level separated by '/'."""
+    """["label", "field=value", ...] -> (label, Recipe overrides)."""
+    return words[0], parse_recipe(words[1:], f"--variant {words[0]}")
+
+
+def parse_recipe(assignments: list[str], option: str) -> dict:
+    """["field=value", ...] -> Recipe overrides; `option` names them in errors. A per-quality
+    field takes one number for every level or one per level separated by '/'."""
     import sasnet_codec as sc
 
-    label, assignments = words[0], words[1:]
     defaults = sc.DEFAULT_RECIPE
     overrides = {}
     for assignment in assignments:
         field_name, _, text = assignment.partition("=")
         if not hasattr(defaults, field_name) or not text:
-            raise SystemExit(f"--variant {label}: {assignment!r} is not FIELD=VALUE of a Recipe")
+            raise SystemExit(f"{option}: {assignment!r} is not FIELD=VALUE of a Recipe")
         current = getattr(defaults, field_name)
         kind = type(current[0]) if isinstance(current, tuple) else type(current)
         try:
             values = [parse_value(kind, v) for v in text.split("/")]
         except ValueError:
-            raise SystemExit(f"--variant {label}: {text!r} is not {kind.__name__}") from None
+            raise SystemExit(f"{option}: {text!r} is not {kind.__name__}") from None
         if isinstance(current, tuple):
             overrides[field_name] = tuple(values * len(current) if len(values) == 1 else values)
         elif len(values) == 1:
             overrides[field_name] = values[0]
         else:
-            raise SystemExit(f"--variant {label}: {field_name} takes one value")
+            raise SystemExit(f"{option}: {field_name} takes one value")
     try:
         defaults.replace(**overrides)
     except sc.CodecError as error:
-        raise SystemExit(f"--variant {label}: {error}") from None
-    return label, overrides
+        raise SystemExit(f"{option}: {error}") from None
+    return overrides

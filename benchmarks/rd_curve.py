@@ -6,6 +6,7 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
     python -m benchmarks.rd_curve --device cuda            # full-resolution Kodak on a GPU
     python -m benchmarks.rd_curve --downscale 4 --limit 8 --arch sasnet --pillow \
         --variant slope1 rd_slope=1                         # an ablation: one Recipe field off
+    python -m benchmarks.rd_curve --downscale 4 --limit 2 --recipe fit_steps=200   # a smoke run
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
 averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results are
@@ -58,8 +59,8 @@ from sasnet_codec.presets import QUALITY_LEVELS
 from .datasets import BenchImage, dataset_label, default_folder, load_images
 from .rd_cache import (CACHE, NEURAL_PLACES, adopt_results, cached_row, codec_fingerprint,
                        entry_folder, row_from, save_row)
-from .rd_codecs import (CODEC_NAMES, PILLOW_POINTS, NeuralCodec, Row, measured, parse_variant,
-                        pillow_build, run_neural, run_pillow)
+from .rd_codecs import (CODEC_NAMES, PILLOW_POINTS, NeuralCodec, Row, measured, parse_recipe,
+                        parse_variant, pillow_build, run_neural, run_pillow)
 from .rd_report import aggregate, plot, summary_markdown
 from .reports import RESULTS, hardware
 
@@ -80,9 +81,8 @@ def _exit_with_parent() -> None:
 
 
 def neural_codecs(args: argparse.Namespace) -> list[NeuralCodec]:
-    import sasnet_codec as sc
-
-    common = {"fit_steps": (args.steps,) * len(sc.QUALITY_LEVELS)} if args.steps else {}
+    """The networks of --arch with --recipe's fields, then each --variant on top of those."""
+    common = parse_recipe(args.recipe or [], "--recipe")
     codecs = [NeuralCodec(arch, arch, common, CODEC_NAMES[arch], args.seed) for arch in args.arch]
     for words in args.variant or []:
         label, overrides = parse_variant(words)
@@ -294,7 +294,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
                 for done in futures.as_completed(pending):
                     store(done.result(), pending[done])
     description = (f"{dataset}, {len(images)} images; codec {fingerprint}"
-                   + (f", fit steps {args.steps}" if args.steps else "")
+                   + (f", recipe {' '.join(args.recipe)}" if args.recipe else "")
                    + (f", seed {args.seed}" if args.seed else ""))
     names = {**{c: CODEC_NAMES[c] for c in args.pillow}, **{k: c.name for k, c in codecs.items()}}
     reports = {codec: aggregate(rows, codec, len(images), names[codec], description, fingerprint,
@@ -303,7 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     for codec, report in reports.items():
         (out / f"{codec}.json").write_text(json.dumps(report, indent=1))
     settings = {"images": len(images), "downscale": args.downscale,
-                "sasnet_qualities": args.qualities, "fit_steps": args.steps or "preset",
+                "sasnet_qualities": args.qualities, "recipe": " ".join(args.recipe or ["preset"]),
                 **({"seed": args.seed} if args.seed else {}),
                 "jobs": jobs, "threads_per_job": threads}
     (out / "summary.md").write_text(summary_markdown(reports, dataset, hw, settings))
@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--this-machine", action="store_true",
                         help="encode here the neural rows held only from other hardware (a "
                         "screen's base: an encode differs per image between CPU models)")
-    parser.add_argument("--steps", type=int, help="override the presets' fitting steps")
+    parser.add_argument("--recipe", nargs="+", metavar="FIELD=VALUE",
+                        help="Recipe fields changed for every network and variant (as a "
+                        "--variant's), e.g. a short fit: --recipe fit_steps=100")
     parser.add_argument("--seed", type=int, default=0,
                         help="every neural encode's seed: another seed is another draw of "
                         "each fit, for telling a lever's gain from fitting noise")

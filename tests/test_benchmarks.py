@@ -24,6 +24,16 @@ from sasnet_codec.info import describe
 from tests.helpers import synthetic_image
 
 
+def short_fit(steps: int) -> list[str]:
+    """rd_curve's arguments for a tiny encode: a few fitting steps, rounded at once, no
+    fine-tune (what the tests check does not need the presets' schedule)."""
+    return ["--recipe", f"fit_steps={steps}", "stage_steps=0", "finetune_steps=0"]
+
+
+def short_recipe(steps: int) -> dict:
+    """The Recipe overrides of `short_fit(steps)`."""
+    return rd_codecs.parse_recipe(short_fit(steps)[1:], "--recipe")
+
 def test_bd_metrics_on_known_shifts():
     bpp = np.array([0.25, 0.5, 1.0, 2.0])
     psnr = np.array([28.0, 31.0, 34.0, 37.0])
@@ -61,10 +71,10 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     images.mkdir()
     for seed in (0, 1):
         Image.fromarray(synthetic_image(40, 32, seed=seed)).save(images / f"im{seed}.png")
-    args = ["--images", str(images), "--qualities", "1", "2", "--steps", "10", "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", "2", *short_fit(10), "--jobs", "1",
             "--arch", "sasnet", "--pillow", "jpeg", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet",
-            "--variant", "shallow", "hidden_layers=1", "finetune_steps=0"]
+            "--variant", "shallow", "hidden_layers=1"]
     reports = rd_curve.main(args)
     report = json.loads((tmp_path / "out" / "sasnet.json").read_text())
     assert set(report) >= {"name", "description", "results"}
@@ -73,9 +83,8 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert len(report["results"]["bpp"]) == 2 and len(report["per_image"]) == 4
     # One encode per distinct setting: at 40x32 both qualities hit the smallest network.
     bench = {image.name: image for image in load_images(images)}
-    sasnet = rd_codecs.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "")
-    shallow = rd_codecs.NeuralCodec("x", "sasnet", {"fit_steps": (10,) * 8, "hidden_layers": 1,
-                                                   "finetune_steps": 0}, "")
+    sasnet = rd_codecs.NeuralCodec("sasnet", "sasnet", short_recipe(10), "")
+    shallow = rd_codecs.NeuralCodec("x", "sasnet", {**short_recipe(10), "hidden_layers": 1}, "")
     settings = {(codec.settings_key(q, image, "auto"), image.name)
                 for codec in (sasnet, shallow) for q in (1, 2) for image in bench.values()}
     sas_files = list((tmp_path / "cache").rglob("*.sas"))
@@ -113,7 +122,7 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     cache_rows = [{p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.json")}
                   for name in ("cache", "fresh")]
     assert cache_rows[0] < cache_rows[1]   # the reused rows join the new cache
-    wide = rd_codecs.NeuralCodec("w", "sasnet", {"fit_steps": (10,) * 8, "mask_share": 0.3}, "")
+    wide = rd_codecs.NeuralCodec("w", "sasnet", {**short_recipe(10), "mask_share": 0.3}, "")
     assert ran == {wide.settings_key(q, image, "auto") for q in (1, 2)
                    for image in bench.values()} - {key for key, _ in settings}
     # A screen written to its own folder, with no cache, takes its baseline from the dataset's
@@ -127,14 +136,13 @@ def test_rd_curve_writes_compressai_results_and_resumes(tmp_path, monkeypatch):
     assert all(same_curve(screened[codec], reports[codec])
                for codec in ("sasnet", "sasnet-shallow"))
     # --seed draws every fit anew: its own settings, so its own encodes, and other numbers.
-    seeded = rd_codecs.NeuralCodec("sasnet", "sasnet", {"fit_steps": (10,) * 8}, "", seed=1)
+    seeded = rd_codecs.NeuralCodec("sasnet", "sasnet", short_recipe(10), "", seed=1)
     config = seeded.config(1, bench["im0"], "auto")
     assert config.model.seed == config.fit.seed == 1
     # A one-point screen (here quality 1 alone) has no curve: its summary says so, not NaN.
     reseeded = rd_curve.main(screen + ["--seed", "1", "--qualities", "1"])
     assert "seed 1" in reseeded["sasnet"]["description"]
-    seeded_shallow = replace(seeded, recipe={**seeded.recipe, "hidden_layers": 1,
-                                             "finetune_steps": 0})
+    seeded_shallow = replace(seeded, recipe={**seeded.recipe, "hidden_layers": 1})
     assert len(list((tmp_path / "empty").rglob("*.sas"))) == len(
         {(codec.settings_key(1, image, "auto"), image.name)
          for codec in (seeded, seeded_shallow) for image in bench.values()})
@@ -149,7 +157,7 @@ def test_pillow_rows_outlive_a_change_to_the_codec_source(tmp_path, monkeypatch)
     images.mkdir()
     Image.fromarray(synthetic_image(24, 16)).save(images / "im.png")
     monkeypatch.setattr(rd_curve, "RESULTS", tmp_path / "published")
-    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", *short_fit(5), "--jobs", "1",
             "--arch", "sasnet", "--pillow", "jpeg", "--cache", str(tmp_path / "cache"),
             "--name", "tiny", "--quiet"]
     first = rd_curve.main(args + ["--output", str(tmp_path / "first")])
@@ -177,7 +185,7 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
     images.mkdir()
     for seed in (0, 1):
         Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
-    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", *short_fit(5), "--jobs", "1",
             "--arch", "sasnet", "siren", "--pillow", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
     before = rd_curve.main(args)
@@ -231,7 +239,7 @@ def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_p
     images.mkdir()
     for seed in (0, 1):
         Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
-    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", *short_fit(5), "--jobs", "1",
             "--arch", "sasnet", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
     before = rd_curve.main(args)
@@ -334,7 +342,7 @@ def test_rows_name_their_machine_and_this_machine_re_encodes_the_others(tmp_path
     images = tmp_path / "images"
     images.mkdir()
     Image.fromarray(synthetic_image(24, 16, seed=0)).save(images / "im0.png")
-    args = ["--images", str(images), "--qualities", "1", "--steps", "5", "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", *short_fit(5), "--jobs", "1",
             "--arch", "sasnet", "--pillow", "jpeg", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
 
@@ -396,15 +404,23 @@ def test_a_retired_setting_keeps_the_older_keys_at_the_value_they_held(tmp_path)
     assert codec.settings_key(5, image, "cpu") == settings_hash(settings)
 
 
-def test_a_variant_runs_on_every_network_asked_for():
-    """A preset change is measured on SASNet and SIREN alike, each with its own label."""
+def test_a_variant_runs_on_every_network_asked_for_on_top_of_the_common_recipe():
+    """A preset change is measured on SASNet and SIREN alike, each with its own label; --recipe
+    changes every network, a variant's own fields win over it."""
     import argparse
-    args = argparse.Namespace(arch=["sasnet", "siren"], steps=None, seed=0,
+    args = argparse.Namespace(arch=["sasnet", "siren"], recipe=None, seed=0,
                               variant=[["finer", "batch_fraction=0.25"]])
     codecs = {codec.key: codec for codec in rd_curve.neural_codecs(args)}
     assert set(codecs) == {"sasnet", "siren", "sasnet-finer", "siren-finer"}
     assert codecs["siren-finer"].arch == "siren"
     assert codecs["siren-finer"].recipe == {"batch_fraction": (0.25,) * 8}
+    args.recipe = ["fit_steps=7", "batch_fraction=0.5"]
+    codecs = {codec.key: codec for codec in rd_curve.neural_codecs(args)}
+    assert codecs["sasnet"].recipe == {"fit_steps": (7,) * 8, "batch_fraction": (0.5,) * 8}
+    assert codecs["siren-finer"].recipe == {"fit_steps": (7,) * 8, "batch_fraction": (0.25,) * 8}
+    args.recipe = ["fit_steps=many"]
+    with pytest.raises(SystemExit, match="^--recipe: 'many' is not int"):
+        rd_curve.neural_codecs(args)
 
 
 def test_speed_benchmark_file_is_a_default_network_that_decodes_at_its_size():
@@ -481,7 +497,7 @@ def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path,
     images = tmp_path / "images"
     images.mkdir()
     Image.fromarray(synthetic_image(40, 32, seed=0)).save(images / "im0.png")
-    rd_curve.main(["--images", str(images), "--qualities", "3", "--steps", "10", "--jobs", "1",
+    rd_curve.main(["--images", str(images), "--qualities", "3", *short_fit(10), "--jobs", "1",
                    "--arch", "sasnet", "--pillow", "--output", str(tmp_path / "out"),
                    "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"])
     capsys.readouterr()
@@ -503,7 +519,7 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     images.mkdir()
     for seed in (0, 1):
         Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
-    rd_curve.main(["--images", str(images), "--qualities", "1", "5", "--steps", "5",
+    rd_curve.main(["--images", str(images), "--qualities", "1", "5", *short_fit(5),
                    "--jobs", "1", "--arch", "sasnet", "--pillow", "jpeg",
                    "--output", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
                    "--name", "tiny", "--quiet"])
@@ -520,8 +536,8 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     written = json.loads((tmp_path / "ablation" / "sasnet-format1.json").read_text())
     assert written["results"]["bpp"] == older["results"]["bpp"]
     root = tmp_path / "cache" / "tiny" / today["codec_fingerprint"]
-    files = {row["point"]: rd_cache.cached_file(root, row) for row in today["per_image"]
-             if row["image"] == "im1"}
-    shutil.copy(files[5], files[1])   # a readable file, but quality 5's
+    coded = rd_cache.cached_file(root, today["per_image"][0])
+    older_format = bitstream.pack(bitstream.unpack(coded.read_bytes()), version=1)
+    coded.write_bytes(older_format)   # a readable file, but not the one its row measured
     with pytest.raises(SystemExit, match="not the file its results row measured"):
         container_ablation.main(args)
