@@ -1,9 +1,12 @@
-"""The per-image results cache of benchmarks.rd_curve. A row lives under the codec source's
-fingerprint and its settings' place: a neural encode's place is the hash of its full encoder
-settings (NeuralCodec.settings_key) and its folder also names the machine that made it, for the
-same settings give other bytes on another CPU model; a Pillow row's place names the Pillow build
-and sits beside the sources' folders, since neither our source nor the CPU changes its bytes.
-Results files count as cache too (`adopt_results`): their rows name their places."""
+"""The per-image results cache of benchmarks.rd_curve, under one folder per codec source: its
+fingerprint hashes every sasnet_codec module but presets.py, so a source change re-measures
+the neural encodes while a preset change reaches the cache only through the settings. A
+neural row's place is the hash of its full encoder settings (`settings_key` of rd_codecs'
+NeuralCodec), and its folder also names the machine that made it, for the same settings give
+other bytes on another CPU model; a Pillow row's place names the Pillow build and sits beside
+the sources' folders, since neither our source nor the CPU changes its bytes. Results files
+count as cache too (`adopt_results`): their rows name their places, and a neural row is taken
+only where the same source made it."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ CACHE = ROOT / "cache"
 
 def codec_fingerprint() -> str:
     """Hash of the source that turns encoder settings into bytes: every module but presets.py,
-    which only chooses the settings (and reaches the cache through them: `settings_key`)."""
+    which only chooses the settings (and reaches the cache through them)."""
     digest = hashlib.sha256()
     package = ROOT.parent / "sasnet_codec"
     for path in sorted(package.rglob("*.py")):
@@ -42,7 +45,7 @@ def is_neural(place: str) -> bool:
 
 
 def machine_folder(machine: str) -> str:
-    """A machine's `hardware()` description as a folder name."""
+    """A machine's `reports.hardware()` description as a folder name."""
     return re.sub(r"[^A-Za-z0-9]+", "-", machine).strip("-")
 
 

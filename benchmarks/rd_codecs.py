@@ -1,7 +1,9 @@
 """The codecs a rate-distortion run measures, and how one encode of one image becomes a Row:
 Pillow's JPEG, WebP and AVIF at their quality settings, and sasnet-codec as a NeuralCodec (an
-architecture and the Recipe fields a --variant changes), encoded and decoded through the public
-file API so that rates are the sizes of real files."""
+architecture and the Recipe fields that --recipe and a --variant change, parsed here), encoded
+and decoded through the public file API so that rates are the sizes of real files. A
+NeuralCodec's settings key (its cache place) hashes its full encoder settings, kept stable
+across settings added to or retired from the encoder since the cache began."""
 
 from __future__ import annotations
 
@@ -128,7 +130,6 @@ ADDED_SETTINGS: dict[tuple[str, str], object] = {
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
 
-
 RETIRED_SETTINGS: dict[tuple[str, str], object] = {("quant", "finetune_lr"): 1e-5}
 """Encoder settings removed after the cache began, each with the value every cached encode
 held (whether or not it used it)."""
@@ -137,7 +138,7 @@ held (whether or not it used it)."""
 @dataclass(frozen=True)
 class NeuralCodec:
     """sasnet-codec with one architecture and recipe: the codec itself, --arch siren, or a
-    --variant that changes recipe fields (an ablation)."""
+    --variant that changes recipe fields (an ablation), each with --recipe's fields."""
 
     key: str              # results file name and summary label
     arch: str

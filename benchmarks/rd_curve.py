@@ -6,26 +6,25 @@ Pillow's JPEG, WebP and AVIF on the same images, with Bjoentegaard deltas and a 
     python -m benchmarks.rd_curve --device cuda            # full-resolution Kodak on a GPU
     python -m benchmarks.rd_curve --downscale 4 --limit 8 --arch sasnet --pillow \
         --variant slope1 rd_slope=1                         # an ablation: one Recipe field off
-    python -m benchmarks.rd_curve --downscale 4 --limit 2 --recipe fit_steps=200   # a smoke run
+    python -m benchmarks.rd_curve --downscale 4 --limit 2 \
+        --recipe fit_steps=200                              # the pipeline, not its numbers
 
 Rates are the sizes of real files (sasnet: .sas files written by the public API); PSNR-RGB is
-averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Per-image results are
-cached, keyed by the codec's source and each encode's resolved settings (Pillow's rows by the
-versions of Pillow and its codec library instead), so an interrupted run continues, a changed
-codec is re-measured, and a preset change re-runs only the encodes whose network or schedule it
-changes. The per-image rows of results files already in the output folder count as cached when
-the same codec source (for Pillow's, the same Pillow build) made them, so a fresh clone
-re-plots the committed results and runs only what is new. After a change to the codec's
-source that should not change its output,
-`--carry-from OLD_FINGERPRINT [...]` re-encodes one image per network and, when the bytes
-match (the older file rewritten in today's container, so a format change that keeps the coded
-content carries too), carries each older source's encodes over instead of re-running them.
-Every row names the machine that measured it, and the cache keeps a neural encode per machine:
-the same settings give other bytes on another CPU model. Rows from another machine re-plot
-results anywhere, with a note that says so; `--this-machine` encodes them here, which a screen
-needs for its base.
-`--seed N` encodes every neural row from another seed (the embedding's draw and the fit's
-initialisation and batches): a lever's gain read on two seeds is told from fitting noise.
+averaged per image as CompressAI does; MS-SSIM comes from pytorch-msssim. Every encode's row is
+cached (rd_cache), so an interrupted run continues, a changed codec is re-measured, and a
+preset change re-runs only the encodes whose network or schedule it changes; the rows of the
+results files in the output folder and in the dataset's committed folder count as cached, so a
+fresh clone re-plots the committed results and runs only what is new. After a change to the
+codec's source that should not change its output, `--carry-from OLD_FINGERPRINT [...]`
+re-encodes one image per network and, when the bytes match (the older file rewritten in
+today's container, so a format change that keeps the coded content carries too), carries each
+older source's encodes over instead of re-running them. Every row names the machine that
+measured it: the same settings give other bytes on another CPU model. Rows from another
+machine re-plot results anywhere, with a note that says so; `--this-machine` encodes them
+here, which a screen needs for its base. `--seed N` encodes every neural row from another
+seed (the embedding's draw and the fit's initialisation and batches): a lever's gain read on
+two seeds is told from fitting noise. `--recipe` changes Recipe fields for every network, and
+a `--variant`'s own fields win over it.
 Writes benchmarks/results/<dataset>/: one CompressAI-schema JSON per codec (each row naming
 the settings and machine that made it), summary.md (BD-rates with a bootstrap interval over
 the images, and the machines) and rd.png.
@@ -303,7 +302,8 @@ def run(args: argparse.Namespace) -> dict[str, dict]:
     for codec, report in reports.items():
         (out / f"{codec}.json").write_text(json.dumps(report, indent=1))
     settings = {"images": len(images), "downscale": args.downscale,
-                "sasnet_qualities": args.qualities, "recipe": " ".join(args.recipe or ["preset"]),
+                "sasnet_qualities": args.qualities,
+                **({"recipe": " ".join(args.recipe)} if args.recipe else {}),
                 **({"seed": args.seed} if args.seed else {}),
                 "jobs": jobs, "threads_per_job": threads}
     (out / "summary.md").write_text(summary_markdown(reports, dataset, hw, settings))
@@ -337,9 +337,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser.add_argument("--this-machine", action="store_true",
                         help="encode here the neural rows held only from other hardware (a "
                         "screen's base: an encode differs per image between CPU models)")
-    parser.add_argument("--recipe", nargs="+", metavar="FIELD=VALUE",
-                        help="Recipe fields changed for every network and variant (as a "
-                        "--variant's), e.g. a short fit: --recipe fit_steps=100")
+    parser.add_argument("--recipe", nargs="+", action="extend", metavar="FIELD=VALUE",
+                        help="Recipe fields changed for every network and variant, written as a "
+                        "--variant's (whose own fields win), e.g. a quick look at the pipeline: "
+                        "--recipe fit_steps=200")
     parser.add_argument("--seed", type=int, default=0,
                         help="every neural encode's seed: another seed is another draw of "
                         "each fit, for telling a lever's gain from fitting noise")

@@ -23,7 +23,7 @@ ANCHORS = Path(__file__).resolve().parent / "anchors" / "kodak.json"
 def aggregate(rows: list[Row], codec: str, images: int, name: str, description: str,
               fingerprint: str, places: dict[tuple[str, float, str], str]) -> dict:
     """CompressAI's schema: per rate point, the mean over images (complete points only); each
-    per-image row also names its settings' place in the cache, for `adopt_results`, and the
+    per-image row also names its settings' place in the cache, for rd_cache.adopt_results, and the
     description ends with the machines that measured the rows."""
     points = sorted({r.point for r in rows if r.codec == codec})
     results = {key: [] for key in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
