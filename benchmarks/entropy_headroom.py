@@ -16,7 +16,6 @@ the coder to well under 1%.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from sasnet_codec.decoder import decode_container
 from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
 
-from .rd_cache import cached_file
+from .rd_cache import add_cached_files_arguments, cached_files_per_point
 
 SCALE_INDEX_BITS = 8
 
@@ -76,23 +75,8 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="an rd_curve results file (sasnet.json)")
-    parser.add_argument("--cache", type=Path, required=True,
-                        help="the rd_curve cache that made it (its --cache)")
-    parser.add_argument("--dataset", help="the run's dataset label (rd_curve's --name); by "
-                        "default the results file's folder name, as for committed results")
-    args = parser.parse_args(argv)
-    report = json.loads(args.results.read_text())
-    dataset = args.dataset or args.results.parent.name
-    root = args.cache / dataset / report["codec_fingerprint"]
-    by_point: dict[int, list[Path]] = defaultdict(list)
-    for row in report["per_image"]:
-        by_point[row["point"]].append(cached_file(root, row))
-    for point, paths in sorted(by_point.items()):
-        if missing := [p for p in paths if not p.exists()]:
-            print(f"\nrate point {point}: skipped, {len(missing)} of its files are not in the "
-                  f"cache (e.g. {missing[0]})")
-            continue
+    add_cached_files_arguments(parser)
+    for point, paths in cached_files_per_point(parser.parse_args(argv)):
         file_bits, totals = files_report(paths)
         print(f"\nrate point {point}: {len(paths)} files, mean {file_bits / 8 / len(paths):.0f} "
               "bytes; saving in % of the files")

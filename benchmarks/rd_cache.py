@@ -10,9 +10,12 @@ only where the same source made it."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -63,6 +66,32 @@ def entry_folder(root: Path, place: str, machine: str) -> Path:
 def cached_file(root: Path, entry: dict) -> Path:
     """The .sas file behind a neural results row, in the cache of its codec source at `root`."""
     return entry_folder(root, entry["settings"], entry["hardware"]) / f"{entry['image']}.sas"
+
+
+def add_cached_files_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments that name a results file's .sas files (`cached_files_per_point`)."""
+    parser.add_argument("results", type=Path, help="an rd_curve results file (sasnet.json)")
+    parser.add_argument("--cache", type=Path, required=True,
+                        help="the rd_curve cache that made it (its --cache)")
+    parser.add_argument("--dataset", help="the run's dataset label (rd_curve's --name); by "
+                        "default the results file's folder name, as for committed results")
+
+
+def cached_files_per_point(args: argparse.Namespace) -> Iterator[tuple[float, list[Path]]]:
+    """Each rate point of the results file with its rows' .sas files, for the tools that read
+    them; a point with files missing from the cache is skipped with a line that says so."""
+    report = json.loads(args.results.read_text())
+    dataset = args.dataset or args.results.parent.name
+    root = args.cache / dataset / report["codec_fingerprint"]
+    by_point: dict[float, list[Path]] = defaultdict(list)
+    for row in report["per_image"]:
+        by_point[row["point"]].append(cached_file(root, row))
+    for point, paths in sorted(by_point.items()):
+        if missing := [path for path in paths if not path.exists()]:
+            print(f"\nrate point {point}: skipped, {len(missing)} of its files are not in the "
+                  f"cache (e.g. {missing[0]})")
+        else:
+            yield point, paths
 
 
 def row_from(entry: dict) -> Row | None:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -11,17 +12,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from benchmarks import (container_ablation, entropy_headroom, rd_cache, rd_codecs, rd_curve,
-                        rd_report)
+                        rd_report, step_headroom)
 from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
 from sasnet_codec import DEFAULT_RECIPE, bitstream
 from sasnet_codec.entropy import best_bits
 from sasnet_codec.info import describe
-from tests.helpers import synthetic_image
+from sasnet_codec.model import SASNet
+from tests.helpers import synthetic_image, tiny_config
 
 
 def short_fit(steps: int | str) -> list[str]:
@@ -511,7 +514,38 @@ def test_entropy_headroom_charges_side_information_and_reads_an_rd_run(tmp_path,
     coded = next((tmp_path / "cache").rglob("*.sas")).read_bytes()
     payload_share = 100 * describe(coded)["payload_bytes"] / len(coded)
     assert sum(shares) == pytest.approx(payload_share, abs=1.0)   # every section, none twice
+    # The same run's files, read by the step-allocation tool: one line per sine weight matrix.
+    step_headroom.main([str(tmp_path / "out" / "sasnet.json"), "--cache", str(tmp_path / "cache"),
+                        "--dataset", "tiny"])
+    lines = capsys.readouterr().out.splitlines()
+    table = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("  ")}
+    assert set(table) == {"tensor", "hidden0.weight", "hidden1.weight", "output.weight"}
+    assert table["hidden0.weight"][-1].endswith("%") and table["hidden1.weight"][-1] == "-"
 
+
+
+def test_step_allocation_gain_and_sensitivities_measure_what_they_say():
+    # equal sensitivities: one step is best; 1 and 4 (one weight each): 0.5 log2(2.5^2 / 4)
+    assert step_headroom.allocation_gain([3.0, 3.0, 3.0]) == 0.0
+    assert step_headroom.allocation_gain([1.0, 4.0]) == pytest.approx(math.log2(2.5 ** 2 / 4) / 2)
+    # groups are weighted by their weights: two weights of 1 each equal one group of sum 2
+    assert step_headroom.allocation_gain([2.0, 4.0], [2, 1]) == pytest.approx(
+        step_headroom.allocation_gain([1.0, 1.0, 4.0]))
+    assert step_headroom.allocation_gain([0.0, 1.0]) == math.inf
+    # The Gauss-Newton diagonal, against each pixel's own gradient summed by brute force.
+    torch.manual_seed(0)
+    model = SASNet(tiny_config().model)
+    coords = torch.rand(6, 2) * 2 - 1
+    measured = step_headroom.sensitivities(model, coords)
+    names = {"hidden0.weight": model.hidden[0].weight, "hidden1.weight": model.hidden[1].weight,
+             "output.weight": model.output.weight}
+    for name, weight in names.items():
+        expected = torch.zeros_like(weight)
+        for pixel in coords:
+            for channel in range(3):
+                gradient, = torch.autograd.grad(model(pixel[None])[0, channel], weight)
+                expected += gradient ** 2
+        assert np.allclose(measured[name], expected.numpy(), rtol=1e-4, atol=1e-10), name
 
 def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp_path):
     """The same encodes in format 1: larger files, the same PSNR, a BD row against them; a
