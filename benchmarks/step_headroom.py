@@ -24,12 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from sasnet_codec.decoder import decode_container, decode_model
 from sasnet_codec.entropy import laplace_bits
 from sasnet_codec.fit import Targets
-from sasnet_codec.image_io import image_from_array
+from sasnet_codec.image_io import load_image
 from sasnet_codec.model import SASNet
 
 from .entropy_headroom import SCALE_INDEX_BITS
@@ -39,8 +38,8 @@ from .rd_cache import add_cached_files_arguments, cached_files_per_point
 def allocation_gain(sums: np.ndarray, counts: np.ndarray | None = None) -> float:
     """Bits saved over all the weights by one step per group instead of one for all, at equal
     added error, from the groups' summed sensitivities and their sizes (equal when not given):
-    the weight-weighted mean of 0.5 log2(mean sensitivity / the group's mean), times the weights.
-    A group no pixel is sensitive to could take any step: infinite."""
+    the sum over groups of size x 0.5 log2(the mean sensitivity / the group's). A group no
+    pixel is sensitive to could take any step: infinite."""
     sums = np.asarray(sums, dtype=np.float64).ravel()
     counts = np.ones_like(sums) if counts is None else np.asarray(counts, dtype=np.float64)
     if sums.min() <= 0:
@@ -96,8 +95,8 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
     container, tensors = decode_container(data)
     bits = {tensor.name: laplace_bits(tensor.symbols, coding.scale_index)
             for tensor, coding in zip(tensors, container.sections)}
-    pixels = np.asarray(Image.open(path.with_suffix(".png")).convert("RGB"))
-    coords = Targets.from_image(image_from_array(pixels), torch.device("cpu")).coords
+    image = load_image(path.with_suffix(".png"))   # rd_curve keeps the source beside the file
+    coords = Targets.from_image(image, torch.device("cpu")).coords
     band = model.first.band.numpy() if model.config.has_embedding else None
     savings = {}
     for name, h in sensitivities(model, coords).items():
