@@ -73,20 +73,31 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
     return file_bits, totals
 
 
+def print_savings(point: float, files: int, file_bits: float, headings: list[str],
+                  rows: dict[str, tuple[float, list[float | None]]], name_width: int) -> None:
+    """One rate point's table: each tensor's share of the files and what each finer scheme
+    saves, in % of the files ("-": the scheme does not apply to the tensor)."""
+    print(f"\nrate point {point}: {files} files, mean {file_bits / 8 / files:.0f} bytes; "
+          "saving in % of the files")
+    widths = [max(len(heading) + 1, 9) for heading in headings]
+    print(f"  {'tensor':<{name_width}} {'share':>7}"
+          + "".join(f" {heading:>{width}}" for heading, width in zip(headings, widths)))
+    for name, (bits, saved) in rows.items():
+        cells = ["-" if s is None else f"{100 * s / file_bits:+.2f}%" for s in saved]
+        print(f"  {name:<{name_width}} {100 * bits / file_bits:6.1f}%"
+              + "".join(f" {cell:>{width}}" for cell, width in zip(cells, widths)))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_cached_files_arguments(parser)
     for point, paths in cached_files_per_point(parser.parse_args(argv)):
         file_bits, totals = files_report(paths)
-        print(f"\nrate point {point}: {len(paths)} files, mean {file_bits / 8 / len(paths):.0f} "
-              "bytes; saving in % of the files")
-        print(f"  {'tensor':<20} {'share':>7} {'per level':>10} {'per row':>9} {'per column':>11}")
-        for name, entry in totals.items():
-            saved = (entry.per_level, entry.per_row, entry.per_column)
-            cells = [f"{100 * s / file_bits:+.2f}%" if s else "-" for s in saved]
-            print(f"  {name:<20} {100 * entry.bits / file_bits:6.1f}% "
-                  f"{cells[0]:>10} {cells[1]:>9} {cells[2]:>11}")
-
+        rows = {name: (entry.bits, [s or None for s in (entry.per_level, entry.per_row,
+                                                         entry.per_column)])
+                for name, entry in totals.items()}
+        print_savings(point, len(paths), file_bits, ["per level", "per row", "per column"],
+                      rows, name_width=20)
 
 if __name__ == "__main__":
     main()

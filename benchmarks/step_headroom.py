@@ -31,7 +31,7 @@ from sasnet_codec.fit import Targets
 from sasnet_codec.image_io import load_image
 from sasnet_codec.model import SASNet
 
-from .entropy_headroom import SCALE_INDEX_BITS
+from .entropy_headroom import SCALE_INDEX_BITS, print_savings
 from .rd_cache import add_cached_files_arguments, cached_files_per_point
 
 
@@ -46,6 +46,11 @@ def allocation_gain(sums: np.ndarray, counts: np.ndarray | None = None) -> float
         return math.inf
     mean = sums.sum() / counts.sum()
     return float(0.5 * (counts * np.log2(mean / (sums / counts))).sum())
+
+
+def charged_gain(sums: np.ndarray, counts: np.ndarray) -> float:
+    """`allocation_gain` less the header's cost of each step index beyond the tensor's own."""
+    return allocation_gain(sums, counts) - (len(counts) - 1) * SCALE_INDEX_BITS
 
 
 def sensitivities(model: SASNet, coords: torch.Tensor) -> dict[str, np.ndarray]:
@@ -64,16 +69,17 @@ def sensitivities(model: SASNet, coords: torch.Tensor) -> dict[str, np.ndarray]:
             return torch.sin(z)
         return hook
 
+    last_inputs: list[torch.Tensor] = []
     handles = [layer.register_forward_hook(keep_preactivation(name))
                for name, layer in layers.items()]
     handles.append(model.output.register_forward_hook(
-        lambda _layer, inputs, _output: seen.__setitem__("output", (inputs[0].detach(), None))))
+        lambda _layer, inputs, _output: last_inputs.append(inputs[0].detach())))
     try:
         out = model(coords)
     finally:
         for handle in handles:
             handle.remove()
-    last_input = seen.pop("output")[0]
+    last_input, = last_inputs
     result = {name: torch.zeros_like(layer.weight) for name, layer in layers.items()}
     for channel in range(out.shape[1]):
         for _, z in seen.values():
@@ -104,14 +110,11 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
         per_band = math.nan
         if name == "hidden0.weight" and band is not None:   # its columns are the embedding's rows
             bands = np.unique(band)
-            per_band = allocation_gain([h[:, band == b].sum() for b in bands],
-                                       [h[:, band == b].size for b in bands])
-            per_band -= (len(bands) - 1) * SCALE_INDEX_BITS
+            per_band = charged_gain([h[:, band == b].sum() for b in bands],
+                                    [h[:, band == b].size for b in bands])
         savings[name] = (bits[name], allocation_gain(h),
-                         allocation_gain(h.sum(1), np.full(rows, columns))
-                         - (rows - 1) * SCALE_INDEX_BITS,
-                         allocation_gain(h.sum(0), np.full(columns, rows))
-                         - (columns - 1) * SCALE_INDEX_BITS, per_band)
+                         charged_gain(h.sum(1), np.full(rows, columns)),
+                         charged_gain(h.sum(0), np.full(columns, rows)), per_band)
     return 8 * len(data), savings
 
 
@@ -125,14 +128,11 @@ def main(argv: list[str] | None = None) -> None:
             file_bits += bits
             for name, values in savings.items():
                 totals[name] = [a + b for a, b in zip(totals.get(name, [0.0] * 5), values)]
-        print(f"\nrate point {point}: {len(paths)} files, mean {file_bits / 8 / len(paths):.0f} "
-              "bytes; saving in % of the files")
-        print(f"  {'tensor':<16} {'share':>7} {'per weight':>11} {'per row':>9} {'per column':>11}"
-              f" {'per band':>9}")
-        for name, (bits, *saved) in totals.items():
-            cells = ["-" if math.isnan(s) else f"{100 * s / file_bits:+.2f}%" for s in saved]
-            print(f"  {name:<16} {100 * bits / file_bits:6.1f}% "
-                  f"{cells[0]:>11} {cells[1]:>9} {cells[2]:>11} {cells[3]:>9}")
+        rows = {name: (bits, [None if math.isnan(s) else s for s in saved])
+                for name, (bits, *saved) in totals.items()}
+        print_savings(point, len(paths), file_bits,
+                      ["per weight", "per row", "per column", "per band"], rows, name_width=16)
+
 
 if __name__ == "__main__":
     main()
