@@ -7,7 +7,9 @@ Reads an rd_curve results folder (its sasnet.json and the Pillow codecs' files) 
 files its sasnet rows name in the cache, writes every file again in container version
 `--version` (the same network and payload: `bitstream.pack(..., version=N)`), and reports the
 codec's curve against that rewrite in rd_curve's summary form. The PSNR of each row is the
-file's own; only the bytes change, so no encode runs and the comparison is exact.
+file's own; only the bytes change, so no encode runs and the comparison is exact. A file
+whose network the older format cannot hold (format 3's split first layer in format 1 or 2)
+stops the run with its name.
 """
 
 from __future__ import annotations
@@ -42,7 +44,10 @@ def rewritten(report: dict, cache: Path, dataset: str, version: int) -> dict:
         row = row_from(entry)
         if row is None or abs(len(data) * 8 / pixels - row.bpp) > 1e-9:
             raise SystemExit(f"{path}: not the file its results row measured")
-        older = bitstream.pack(container, version=version)
+        try:
+            older = bitstream.pack(container, version=version)
+        except ValueError as error:   # a network that only a newer format holds
+            raise SystemExit(f"{path}: {error}") from None
         rows.append(replace(row, codec="older", bpp=len(older) * 8 / pixels))
         places["older", row.point, row.image] = entry["settings"]
     name = f"{report['name']}, container format {version}"

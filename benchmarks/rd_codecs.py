@@ -126,7 +126,7 @@ ADDED_SETTINGS: dict[tuple[str, str], object] = {
     ("fit", "mask_warmup"): 0.0, ("fit", "adam_beta2"): 0.99,
     ("fit", "adam_beta1"): 0.9, ("quant", "stage_steps"): 0,
     ("quant", "stage_lr_share"): 0.1, ("quant", "stage_splits"): 1,
-    ("quant", "stage_last_hidden"): False}
+    ("quant", "stage_last_hidden"): False, ("model", "split_first_hidden"): 0}
 """Encoder settings added after the cache began, each with the value that does what the code
 did before it existed."""
 

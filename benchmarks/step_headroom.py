@@ -14,6 +14,8 @@ weight matrices (most of every file) this prints that saving in percent of the f
 step per weight (no side information: a bound no format reaches), per row, per column, and for
 the first hidden layer per embedding band (its columns are the embedding's rows, whose masks
 damp the high bands); each extra step index is charged the 8 bits the header spends on one.
+Every saving is against one step per matrix, whatever the file holds: a first hidden layer
+coded in two parts (ModelConfig.split_first_hidden) is read as the one matrix it is.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def sensitivities(model: SASNet, coords: torch.Tensor) -> dict[str, np.ndarray]:
     def keep_preactivation(name: str):
         def hook(layer, inputs, _output):
             # recompute sin's argument so that its gradient can be read after backward
-            z = torch.nn.functional.linear(inputs[0], layer.omega_0 * layer.weight,
+            z = torch.nn.functional.linear(inputs[0], layer.omega_0 * layer.full_weight(),
                                            layer.omega_0 * layer.bias)
             z.retain_grad()
             seen[name] = (inputs[0].detach(), z)
@@ -80,7 +82,7 @@ def sensitivities(model: SASNet, coords: torch.Tensor) -> dict[str, np.ndarray]:
         for handle in handles:
             handle.remove()
     last_input, = last_inputs
-    result = {name: torch.zeros_like(layer.weight) for name, layer in layers.items()}
+    result = {name: torch.zeros_like(layer.full_weight()) for name, layer in layers.items()}
     for channel in range(out.shape[1]):
         for _, z in seen.values():
             z.grad = None
@@ -99,8 +101,10 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
     data = path.read_bytes()
     _, model = decode_model(data)
     container, tensors = decode_container(data)
-    bits = {tensor.name: laplace_bits(tensor.symbols, coding.scale_index)
-            for tensor, coding in zip(tensors, container.sections)}
+    bits: dict[str, float] = {}
+    for tensor, coding in zip(tensors, container.sections):   # a split matrix's parts summed
+        name = tensor.name.removesuffix("_low").removesuffix("_high")
+        bits[name] = bits.get(name, 0.0) + laplace_bits(tensor.symbols, coding.scale_index)
     image = load_image(path.with_suffix(".png"))   # rd_curve keeps the source beside the file
     coords = Targets.from_image(image, torch.device("cpu")).coords
     band = model.first.band.numpy() if model.config.has_embedding else None

@@ -1,11 +1,13 @@
 """The .sas container: the only module that packs or parses bytes. Layout in docs/bitstream.md.
 
-Format 2 (written):
+Formats 2 and 3 (written):
     magic "SAS" | version u8 | header bits | payload (range-coded 32-bit words, little-endian)
     | CRC-32 (little-endian) of every byte before it
 where the header bits are Exp-Golomb codes (as H.264's ue/se) of the size, 5 flag bits, each
 model config field as its difference from CONFIG_REFERENCE, then per tensor 8-bit step and
-Laplace scale indices, zero-padded to a byte; the payload runs to the CRC.
+Laplace scale indices, zero-padded to a byte; the payload runs to the CRC. Format 3 adds one
+config field (split_first_hidden). A network is written in the oldest format that holds it, so
+a file that format 2 can hold is format 2, byte for byte, and older decoders read it.
 
 Format 1 (still read): the same fields as varints and bytes, with an explicit payload length.
 
@@ -24,8 +26,9 @@ from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
 MAGIC = b"SAS"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+"""The newest format this writer knows (pack writes the oldest that holds the network)."""
+READABLE_VERSIONS = (1, 2, 3)
 DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
@@ -40,17 +43,21 @@ CONFIG_FIELDS = (
     "embedding_width", "hidden_width", "hidden_layers", "omega_0", "band_limit",
     "low_freq_range", "low_freq_percent", "n_bands", "n_groups", "period_percent",
     "grid_levels", "grid_features", "grid_log2_size", "grid_base_resolution", "grid_scale_x64",
-    "mask_hidden", "seed",
+    "mask_hidden", "seed", "split_first_hidden",
 )
 """Config fields after the flags, in this order (arch and channels live in the flags)."""
+FIELD_SINCE = {"split_first_hidden": 3}
+"""The format that added a field; older formats leave it out, and hold only networks where
+it is at its reference (ModelConfig's default)."""
 
 CONFIG_REFERENCE = {
     "embedding_width": 64, "hidden_width": 48, "hidden_layers": 2, "omega_0": 30,
     "band_limit": 32, "low_freq_range": 6, "low_freq_percent": 50, "n_bands": 4, "n_groups": 8,
     "period_percent": 250, "grid_levels": 6, "grid_features": 2, "grid_log2_size": 8,
     "grid_base_resolution": 4, "grid_scale_x64": 96, "mask_hidden": 16, "seed": 0,
+    "split_first_hidden": 0,
 }
-"""Format 2 codes each config field as its difference from this value: ModelConfig's defaults
+"""Formats 2 and 3 code each config field as its difference from this value: ModelConfig's defaults
 when the format was made, frozen here so that a new default never changes an old file. A field
 at its reference costs one bit; the presets' headers take 6-10 bytes instead of 18."""
 EXP_GOLOMB_MAX_ZEROS = 32
@@ -111,15 +118,32 @@ class _BitWriter:
         return (self.value << padding).to_bytes((self.length + padding) // 8, "big")
 
 
-def pack(container: Container, version: int = FORMAT_VERSION) -> bytes:
-    """The file of `container` in format `version` (1 for decoders that predate format 2, and
-    to measure what it saves)."""
+def config_fields(version: int) -> tuple[str, ...]:
+    """The config fields a header of format `version` holds, in order."""
+    return tuple(name for name in CONFIG_FIELDS if FIELD_SINCE.get(name, 1) <= version)
+
+
+def oldest_version(model: ModelConfig) -> int:
+    """The oldest of formats 2 and up that holds a network of `model`."""
+    return max([2] + [FIELD_SINCE[name] for name in FIELD_SINCE
+                      if getattr(model, name) != CONFIG_REFERENCE[name]])
+
+
+def pack(container: Container, version: int | None = None) -> bytes:
+    """The file of `container` in format `version`: by default the oldest of 2 and up that
+    holds its network (1 for decoders that predate format 2, and to measure what it saves)."""
     header = container.header
     model = header.model
     if len(container.sections) != len(parameter_shapes(model)):
         raise ValueError("one section coding per tensor is required")
+    if version is None:
+        version = oldest_version(model)
     if version not in READABLE_VERSIONS:
         raise ValueError(f"no .sas format version {version}")
+    for name in CONFIG_FIELDS:
+        if name not in config_fields(version) and getattr(model, name) != CONFIG_REFERENCE[name]:
+            raise ValueError(f"format {version} cannot hold {name}={getattr(model, name)} "
+                             f"(format {FIELD_SINCE[name]} can)")
     flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
              | model.channels - 1)
     out = bytearray(MAGIC)
@@ -142,13 +166,13 @@ def _header_bits(version: int, width: int, height: int, flags: int, fields: dict
         bits.varint(width)
         bits.varint(height)
         bits.fixed(flags, 8)
-        for name in CONFIG_FIELDS:
+        for name in config_fields(version):
             bits.varint(fields[name])
     else:
         bits.unsigned(width - 1)
         bits.unsigned(height - 1)
         bits.fixed(flags, 5)
-        for name in CONFIG_FIELDS:
+        for name in config_fields(version):
             bits.signed(fields[name] - CONFIG_REFERENCE[name])
     for step_index, scale_index in sections:
         bits.fixed(step_index, 8)
@@ -246,12 +270,13 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
         width = reader.varint(MAX_DIMENSION)
         height = reader.varint(MAX_DIMENSION)
         flags = reader.fixed(8)
-        fields = {name: reader.varint() for name in CONFIG_FIELDS}
+        fields = {name: reader.varint() for name in config_fields(version)}
     else:
         width = reader.unsigned() + 1
         height = reader.unsigned() + 1
         flags = reader.fixed(5)
-        fields = {name: CONFIG_REFERENCE[name] + reader.signed() for name in CONFIG_FIELDS}
+        fields = {name: CONFIG_REFERENCE[name] + reader.signed()
+                  for name in config_fields(version)}
     arch_index = flags >> 3   # format 1's three spare high bits land here too
     if arch_index >= len(ARCHITECTURES):
         raise CodecError("corrupt .sas header: unknown flags")

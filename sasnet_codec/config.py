@@ -51,6 +51,9 @@ class ModelConfig(Settings):
     grid_scale_x64: int = 96         # per-level resolution growth, in 1/64 (96 = 1.5)
     mask_hidden: int = 16            # hidden width of the ReLU mask decoder
     seed: int = 0                    # draws the embedding frequencies and the initial weights
+    # 1: the first hidden layer's weight is coded as two tensors, its low-band and its
+    # high-band columns, each with its own quantization step (layout.weight_column_split)
+    split_first_hidden: int = 0
 
     def __post_init__(self) -> None:
         validate_model_config(self)
@@ -104,6 +107,7 @@ MODEL_LIMITS: dict[str, tuple[int, int]] = {
     "grid_scale_x64": (64, 512),
     "mask_hidden": (1, 1024),
     "seed": (0, 2**32 - 1),
+    "split_first_hidden": (0, 1),
 }
 
 
@@ -130,6 +134,10 @@ def validate_model_config(config: ModelConfig) -> None:
             raise CodecError("the embedding is too narrow for its number of bands")
         if high_count > layout.half_plane_size(config.low_freq_range, config.band_limit):
             raise CodecError("embedding_width asks for more high frequencies than the band holds")
+        if config.split_first_hidden and high_count < 1:
+            raise CodecError("split_first_hidden needs high frequencies to split off")
+    elif config.split_first_hidden:
+        raise CodecError("split_first_hidden needs a frequency embedding (sasnet or femb)")
 
 
 def require(condition: bool, message: str) -> None:

@@ -100,13 +100,13 @@ def optimise(
     targets: Targets,
     schedule: Schedule,
     progress: bool = True,
-    rated: Sequence[nn.Parameter] = (),
+    rated: Callable[[], Sequence[torch.Tensor]] = tuple,
 ) -> tuple[float, int]:
     """Adam with cosine decay, after a linear warm-up for the groups that have one; leaves the
     best parameters in place. Returns (PSNR dB, steps).
 
-    The objective is ln MSE + rate_weight * (estimated bits of `rated` per parameter): a
-    weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
+    The objective is ln MSE + rate_weight * (estimated bits of the tensors `rated()` returns,
+    per parameter): a weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
     by 1/MSE, so with rate_weight 0 the loss stays plain MSE.
 
     Full batch when the image has at most `max_batch_pixels` pixels; otherwise fixed, seeded
@@ -134,7 +134,7 @@ def optimise(
             return math.log(max(mse, 1e-30))
         if rate is None:
             with torch.no_grad():
-                rate = rate_estimate(rated)
+                rate = rate_estimate(rated())
         return math.log(max(mse, 1e-30)) + weight * rate.item()
 
     bar = tqdm(total=schedule.steps, desc=schedule.description, disable=not progress,
@@ -144,7 +144,7 @@ def optimise(
         for step in range(1, schedule.steps + 1):
             batch = batches[(step - 1) % len(batches)]
             loss = torch.mean((forward(batch.coords) - batch.values) ** 2)
-            rate = rate_estimate(rated) if weight else None
+            rate = rate_estimate(rated()) if weight else None
             if full_batch and (value := score(mse := loss.item(), rate)) < best_score:
                 best_score, best_mse = value, mse
                 best_state = [p.detach().clone() for p in params]
@@ -189,7 +189,7 @@ def learning_rate_factor(step: int, steps: int, warmup: float, floor: float) -> 
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
-def rate_estimate(params: Sequence[nn.Parameter]) -> torch.Tensor:
+def rate_estimate(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """Bits of the parameters up to a constant: a tensor coded with a Laplace of scale b costs
     about log2(2e b / step) per entry, so sum(n * log2(mean |w|)) moves as the file does with
     the steps held fixed (the 1e-6 keeps an all-zero tensor finite)."""
@@ -230,5 +230,5 @@ def fit(image: ImageData, model_config: ModelConfig, fit_config: FitConfig,
         rate_weight=fit_config.rate_weight, seed=fit_config.seed,
         log_every=fit_config.log_every, description="fit",
     )
-    psnr, steps = optimise(groups, model, targets, schedule, progress, model.weight_matrices())
+    psnr, steps = optimise(groups, model, targets, schedule, progress, model.weight_matrices)
     return FitResult(model, psnr, steps, time.perf_counter() - start)

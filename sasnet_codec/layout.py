@@ -88,6 +88,26 @@ def grid_parameter_count(config: ModelConfig) -> int:
     return (last.offset + last.size) * config.grid_features
 
 
+def weight_column_split(config: ModelConfig, layer: int) -> int | None:
+    """Where hidden layer `layer`'s weight matrix is cut into two coded tensors, each with its
+    own quantization step and scale (None: one tensor). Only the first hidden layer of a
+    network with `split_first_hidden` is cut, between the low band's columns and the high
+    bands' (its columns are the embedding's rows, band-ordered): the masks damp the high bands,
+    so the fit makes their weights larger and each one matters less than a low-band weight."""
+    if layer == 0 and config.split_first_hidden:
+        return UNIT_ROWS + low_frequency_count(config)
+    return None
+
+
+def weight_parts(config: ModelConfig, layer: int, fan_in: int) -> list[tuple[str, int]]:
+    """(name suffix, columns) of the coded tensors that hold hidden layer `layer`'s weight,
+    left to right: ("weight", fan_in) alone, or ("weight_low", cut), ("weight_high", rest)."""
+    cut = weight_column_split(config, layer)
+    if cut is None:
+        return [("weight", fan_in)]
+    return [("weight_low", cut), ("weight_high", fan_in - cut)]
+
+
 def parameter_shapes(config: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
     """Names and shapes of every coded tensor, in bitstream order (see docs/bitstream.md)."""
     width, hidden = config.embedding_width, config.hidden_width
@@ -98,7 +118,9 @@ def parameter_shapes(config: ModelConfig) -> list[tuple[str, tuple[int, ...]]]:
         shapes += [("first.weight", (width, 2)), ("first.bias", (width,))]
     for i in range(config.hidden_layers):
         fan_in = width if i == 0 else hidden
-        shapes += [(f"hidden{i}.weight", (hidden, fan_in)), (f"hidden{i}.bias", (hidden,))]
+        shapes += [(f"hidden{i}.{suffix}", (hidden, columns))
+                   for suffix, columns in weight_parts(config, i, fan_in)]
+        shapes.append((f"hidden{i}.bias", (hidden,)))
     shapes += [("output.weight", (config.channels, hidden)), ("output.bias", (config.channels,))]
     if config.has_masks:
         grid_width = config.grid_levels * config.grid_features

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
+from .layout import weight_column_split
 from .nn.embedding import FrequencyEmbedding
 from .nn.masks import MaskNetwork, choose_tcnn
 from .nn.sine import LinearLayer, SineLayer
@@ -30,7 +31,8 @@ class SASNet(nn.Module):
         for i in range(config.hidden_layers):
             fan_in = width if i == 0 else config.hidden_width
             self.hidden.append(SineLayer(fan_in, config.hidden_width, config.omega_0,
-                                         first=False, generator=generator))
+                                         first=False, generator=generator,
+                                         column_split=weight_column_split(config, i)))
         self.output = LinearLayer(config.hidden_width, config.channels, config.omega_0, generator)
         self.masks: MaskNetwork | None = None
         if config.has_masks:
@@ -74,7 +76,8 @@ class SASNet(nn.Module):
         else:
             params += [("first.weight", self.first.weight), ("first.bias", self.first.bias)]
         for i, layer in enumerate(self.hidden):
-            params += [(f"hidden{i}.weight", layer.weight), (f"hidden{i}.bias", layer.bias)]
+            params += [(f"hidden{i}.{part}", p) for part, p in layer.weight_parts()]
+            params.append((f"hidden{i}.bias", layer.bias))
         params += [("output.weight", self.output.weight), ("output.bias", self.output.bias)]
         if self.masks is not None:
             m = self.masks
@@ -95,16 +98,18 @@ class SASNet(nn.Module):
         first = [name for name in names if name.startswith(("embedding.", "first."))]
         stages = [[name for name in names if name.startswith(("grid.", "mask."))]]
         for i in range(len(self.hidden) - (0 if last_hidden else 1)):
-            stages.append((first if i == 0 else []) + [f"hidden{i}.weight", f"hidden{i}.bias"])
+            layer = [name for name in names if name.startswith(f"hidden{i}.")]
+            stages.append((first if i == 0 else []) + layer)
         return [stage for stage in stages if stage]
 
-    def weight_matrices(self) -> list[nn.Parameter]:
-        """The sine network's weight matrices, which the fit's rate term shrinks. The grid and
-        the mask decoder are left out: on the decoder the term costs more distortion than the
-        rate it saves, and with the grid and phases as well (no floor at the quantization
+    def weight_matrices(self) -> list[torch.Tensor]:
+        """The sine network's weight matrices, which the fit's rate term shrinks: whole, so a
+        split one is joined again (its values now: call this afresh after each step). The grid
+        and the mask decoder are left out: on the decoder the term costs more distortion than
+        the rate it saves, and with the grid and phases as well (no floor at the quantization
         step) the fit collapses (benchmarks/results/kodak-mini/ablation.md)."""
         first = [] if isinstance(self.first, FrequencyEmbedding) else [self.first.weight]
-        return first + [layer.weight for layer in self.hidden] + [self.output.weight]
+        return first + [layer.full_weight() for layer in self.hidden] + [self.output.weight]
 
     def backbone_and_mask_parameters(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """Split for the two learning rates: sine layers and phases vs grid and mask decoder."""

@@ -12,7 +12,7 @@ import numpy as np
 
 from .config import ModelConfig
 from .frequencies import frozen_embedding
-from .layout import grid_levels, spatial_hash
+from .layout import grid_levels, spatial_hash, weight_parts
 
 _CORNERS = ((0, 0), (1, 0), (0, 1), (1, 1))
 
@@ -26,8 +26,7 @@ class NumpySASNet:
         self.weights = weights
         omega = np.float32(config.omega_0)
         # omega_0 scales the weights once, as SineLayer does: the same float32 products.
-        self.sine_layers = [(omega * weights[f"hidden{i}.weight"].T,
-                             omega * weights[f"hidden{i}.bias"])
+        self.sine_layers = [(omega * self._matrix(i).T, omega * weights[f"hidden{i}.bias"])
                             for i in range(config.hidden_layers)]
         if config.has_embedding:
             weight, band = frozen_embedding(config)
@@ -40,6 +39,15 @@ class NumpySASNet:
             self.first_weight = omega * weights["first.weight"].T
             self.first_bias = omega * weights["first.bias"]
         self.levels = grid_levels(config) if config.has_masks else []
+
+    def _matrix(self, layer: int) -> np.ndarray:
+        """A hidden layer's weight matrix, its coded parts joined (the matrix itself when it is
+        coded whole)."""
+        cfg = self.config
+        fan_in = cfg.embedding_width if layer == 0 else cfg.hidden_width
+        parts = [self.weights[f"hidden{layer}.{suffix}"]
+                 for suffix, _ in weight_parts(cfg, layer, fan_in)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
 
     def evaluate(self, coords: np.ndarray) -> np.ndarray:
         cfg = self.config

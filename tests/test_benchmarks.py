@@ -237,13 +237,15 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
 
 def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_path,
                                                                            monkeypatch):
-    """Encodes cached in format 1 carry once a fresh encode equals them in today's container;
-    a row without its file cannot be rewritten, so it is encoded again."""
+    """Encodes cached in format 1 carry once a fresh encode equals them in today's container
+    (format 2, the oldest that holds a network with its first hidden layer whole); a row
+    without its file cannot be rewritten, so it is encoded again."""
     images = tmp_path / "images"
     images.mkdir()
     for seed in (0, 1):
         Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
-    args = ["--images", str(images), "--qualities", "1", *short_fit(5), "--jobs", "1",
+    args = ["--images", str(images), "--qualities", "1", *short_fit(5),
+            "split_first_hidden=0", "--jobs", "1",
             "--arch", "sasnet", "--output", str(tmp_path / "out"),
             "--cache", str(tmp_path / "cache"), "--name", "tiny", "--quiet"]
     before = rd_curve.main(args)
@@ -257,7 +259,7 @@ def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_p
     new = tmp_path / "cache" / "tiny" / "format-2"
     for name in ("im0", "im1"):   # carried and rewritten; encoded again (a carried row
         data = next(new.rglob(f"{name}.sas")).read_bytes()   # without its file has none)
-        assert bitstream.version_of(data) == bitstream.FORMAT_VERSION
+        assert bitstream.version_of(data) == 2
     for metric in ("bpp", "psnr-rgb"):
         assert after["sasnet"]["results"][metric] == before["sasnet"]["results"][metric]
 
@@ -555,8 +557,9 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     for seed in (0, 1):
         Image.fromarray(synthetic_image(24, 16, seed=seed)).save(images / f"im{seed}.png")
     # quality 5 fits longer: two points of one rate would make no curve to take a BD row of
+    # and both keep their first hidden layer whole, which format 1 can hold
     rd_curve.main(["--images", str(images), "--qualities", "1", "5", *short_fit("5/5/5/5/60/5/5/5"),
-                   "--jobs", "1", "--arch", "sasnet", "--pillow", "jpeg",
+                   "split_first_hidden=0", "--jobs", "1", "--arch", "sasnet", "--pillow", "jpeg",
                    "--output", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
                    "--name", "tiny", "--quiet"])
     args = [str(tmp_path / "run"), "--version", "1", "--cache", str(tmp_path / "cache"),

@@ -1,8 +1,8 @@
 import pytest
 
-from sasnet_codec.bitstream import (CONFIG_REFERENCE, Container, Header, SectionCoding,
-                                    _BitReader, _BitWriter, _header_bits, pack, unpack,
-                                    version_of)
+from sasnet_codec.bitstream import (CONFIG_REFERENCE, FORMAT_VERSION, Container, Header,
+                                    SectionCoding, _BitReader, _BitWriter, _header_bits, pack,
+                                    unpack, version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
@@ -24,6 +24,21 @@ def test_round_trip():
             model = ModelConfig(arch=arch, channels=channels, seed=2**31 + 5)
             original = container_for(model, bit_depth=depth)
             assert unpack(pack(original)) == original
+
+
+def test_a_split_first_layer_needs_format_3_and_the_rest_stays_format_2():
+    """Format 3 adds split_first_hidden; a network without it is written in format 2 byte for
+    byte as before (older decoders read it), and one with it cannot be."""
+    whole = container_for(ModelConfig())
+    split = container_for(ModelConfig(split_first_hidden=1))
+    assert len(split.sections) == len(whole.sections) + 1
+    assert version_of(pack(whole)) == 2 and version_of(pack(split)) == FORMAT_VERSION == 3
+    assert unpack(pack(split)) == split
+    assert unpack(pack(whole, version=3)) == whole
+    assert len(pack(whole, version=3)) in (len(pack(whole)), len(pack(whole)) + 1)   # one bit
+    for version in (1, 2):
+        with pytest.raises(ValueError, match="cannot hold split_first_hidden"):
+            pack(split, version=version)
 
 
 def golden_container() -> Container:

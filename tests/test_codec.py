@@ -109,3 +109,24 @@ def test_a_committed_file_still_decodes_to_its_committed_pixels(device, name):
     assert decoded.shape == expected.shape
     assert np.abs(decoded - expected).max() <= 1
     assert np.mean(decoded == expected) > 0.99
+
+
+def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(small_image):
+    """The split changes nothing before the step search (the same float fit, rate term
+    included), then each part of the first hidden layer gets a step and scale of its own in a
+    format-3 file that decodes to the reported numbers."""
+    base = tiny_config(steps=200, finetune=5)
+    base = base.replace(fit=base.fit.replace(rate_weight=0.1),
+                        quant=base.quant.replace(stage_steps=5, stage_splits=2))
+    split = base.replace(model=base.model.replace(split_first_hidden=1))
+    whole_result, split_result = (sc.encode(small_image, config, progress=False)
+                                  for config in (base, split))
+    assert split_result.fit_psnr == whole_result.fit_psnr
+    assert sc.bitstream.version_of(whole_result.data) == 2
+    assert sc.bitstream.version_of(split_result.data) == 3
+    container = sc.bitstream.unpack(split_result.data)
+    names = [name for name, _ in sc.layout.parameter_shapes(container.header.model)]
+    assert names[1:4] == ["hidden0.weight_low", "hidden0.weight_high", "hidden0.bias"]
+    assert len(container.sections) == len(sc.bitstream.unpack(whole_result.data).sections) + 1
+    assert split_result.psnr == pytest.approx(psnr(small_image, sc.decode(split_result.data)))
+    assert split_result.psnr > 20

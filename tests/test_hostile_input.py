@@ -84,7 +84,7 @@ def field_values(name: str) -> list[int]:
     return sorted({0, 1, max(0, low - 1), low, high, high + 1, 2**31, rng.randint(low, high)})
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_every_config_field_at_its_edges_decodes_or_is_refused(encoded, version):
     base = sc.bitstream.unpack(encoded.data).header.model.to_dict()
     slowest = 0.0

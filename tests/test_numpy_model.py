@@ -24,10 +24,10 @@ from tests.helpers import tiny_config
 W, H = 24, 16
 
 
-def random_file(arch: str, seed: int = 0) -> bytes:
+def random_file(arch: str, seed: int = 0, split: int = 0) -> bytes:
     """A .sas file of a network whose every coded tensor holds random values of about its
     initial spread (mask biases included, which start at zero), quantized finely."""
-    model = SASNet(tiny_config(arch=arch).model.replace(seed=seed))
+    model = SASNet(tiny_config(arch=arch).model.replace(seed=seed, split_first_hidden=split))
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _, param in model.coded_parameters():
@@ -37,9 +37,9 @@ def random_file(arch: str, seed: int = 0) -> bytes:
     return pack_model(model, steps, sc.image_from_array(np.zeros((H, W, 3), np.uint8)))
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_numpy_network_matches_torch(arch):
-    data = random_file(arch)
+@pytest.mark.parametrize("arch, split", [(arch, 0) for arch in ARCHITECTURES] + [("sasnet", 1)])
+def test_numpy_network_matches_torch(arch, split):
+    data = random_file(arch, split=split)
     header, network = decode_network(data)
     _, model = decode_model(data)
     extent = domain_extent(header.width, header.height)

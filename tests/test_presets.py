@@ -78,10 +78,14 @@ def test_recipe_fields_reach_the_encoder_settings():
     mixed = Recipe(grid_features=(1,) * 5 + (3,) * 3)
     assert [encoder_config(192, 128, 3, q, recipe=mixed).model.grid_features
             for q in (2, 8)] == [1, 3]
+    split = Recipe(split_first_hidden=(0,) * 4 + (1,) * 4)
+    assert [encoder_config(192, 128, 3, q, recipe=split).model.split_first_hidden
+            for q in (3, 5)] == [0, 1]
     siren = encoder_config(192, 128, 3, 8, arch="siren", recipe=Recipe(
-        grid_features=(4,) * 8, low_freq_percent=(70,) * 8))
+        grid_features=(4,) * 8, low_freq_percent=(70,) * 8, split_first_hidden=(1,) * 8))
     assert siren.model.grid_features == ModelConfig().grid_features   # no grid, nothing to set
     assert siren.model.low_freq_percent == ModelConfig().low_freq_percent   # no frozen embedding
+    assert siren.model.split_first_hidden == 0   # no embedding bands to split at
     wide_box = encoder_config(192, 128, 3, 8, recipe=Recipe(low_box_divisor=2)).model
     assert wide_box.low_freq_range > default.low_freq_range
     # most rows in the low box: the narrowest embedding the search starts from must still
@@ -155,6 +159,9 @@ def test_recipe_refuses_tables_of_the_wrong_length_or_sign():
     for bad in ((101,) * 8, (50.5,) * 8):
         with pytest.raises(CodecError, match="low_freq_percent must be whole numbers from 0"):
             Recipe(low_freq_percent=bad)
+    for bad in ((2,) * 8, (True,) * 8):
+        with pytest.raises(CodecError, match="split_first_hidden must be whole numbers from 0"):
+            Recipe(split_first_hidden=bad)
     for bad in ((0.0,) * 8, (1.5,) * 8):
         with pytest.raises(CodecError, match=r"batch_fraction must be in \(0, 1\]"):
             Recipe(batch_fraction=bad)

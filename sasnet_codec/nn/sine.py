@@ -13,23 +13,42 @@ class SineLayer(nn.Module):
 
     `first` selects SIREN's first-layer init U(+-1/fan_in); hidden layers use
     U(+-sqrt(6/fan_in)/omega_0), which keeps pre-activations in the well-behaved range.
+    `column_split` holds the weight as two parameters, the columns before it (`weight_low`)
+    and from it on (`weight_high`), so that each is coded with its own step; the initial
+    values, the function and the gradients are those of the whole matrix.
     """
 
     def __init__(
         self, in_features: int, out_features: int, omega_0: float, first: bool,
-        generator: torch.Generator,
+        generator: torch.Generator, column_split: int | None = None,
     ) -> None:
         super().__init__()
         self.omega_0 = float(omega_0)
         bound = 1.0 / in_features if first else math.sqrt(6.0 / in_features) / omega_0
-        self.weight = nn.Parameter(_uniform((out_features, in_features), bound, generator))
+        weight = _uniform((out_features, in_features), bound, generator)
+        if column_split is None:
+            self.weight = nn.Parameter(weight)
+        else:
+            self.weight_low = nn.Parameter(weight[:, :column_split].clone())
+            self.weight_high = nn.Parameter(weight[:, column_split:].clone())
         self.bias = nn.Parameter(_uniform((out_features,), 1.0 / math.sqrt(in_features) / omega_0,
                                           generator))
+
+    def weight_parts(self) -> list[tuple[str, nn.Parameter]]:
+        """The parameters that hold the weight matrix, left to right, by attribute name."""
+        if hasattr(self, "weight"):
+            return [("weight", self.weight)]
+        return [("weight_low", self.weight_low), ("weight_high", self.weight_high)]
+
+    def full_weight(self) -> torch.Tensor:
+        """The weight matrix (the parameter itself when it is not split)."""
+        parts = [part for _, part in self.weight_parts()]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # omega_0 scales the (small) weights rather than the (large) pre-activations: the
         # same function and gradients, one pass less over an [N, out] tensor.
-        return torch.sin(nn.functional.linear(x, self.omega_0 * self.weight,
+        return torch.sin(nn.functional.linear(x, self.omega_0 * self.full_weight(),
                                               self.omega_0 * self.bias))
 
 
