@@ -136,8 +136,8 @@ class Recipe(Settings):
     # the first hidden layer's high-band columns coded with a quantization step of their own
     # (ModelConfig.split_first_hidden, format 3): at the default -1.8% rate and +0.07 dB at
     # equal rate on kodim01-06 (6 of 6 better), at 3 nothing (-0.00 dB on kodim01-04, 2 of 4)
-    # for two more header bytes; 4 follows 3, 6-8 follow the default (docs/notes.md)
-    split_first_hidden: tuple[int, ...] = (0,) * 4 + (1,) * 4
+    # for two more header bytes; 1, 2, 4 and 6-8 unmeasured (docs/notes.md)
+    split_first_hidden: tuple[int, ...] = (0,) * 4 + (1,) + (0,) * 3
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table

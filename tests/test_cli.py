@@ -43,12 +43,12 @@ def test_decode_default_output_and_sizes(files):
 
 def test_info_text_and_json(files, capsys):
     assert main(["info", str(files / "out.sas")]) == 0
-    assert "version 3" in capsys.readouterr().out   # the default splits the first hidden layer
+    assert "version 2" in capsys.readouterr().out
     assert main(["info", str(files / "out.sas"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["width"] == 24 and summary["file_bytes"] == (files / "out.sas").stat().st_size
     assert summary["header_bytes"] + summary["payload_bytes"] == summary["file_bytes"]
-    assert len(summary["sections"]) == 13
+    assert len(summary["sections"]) == 12
     older = Path(__file__).parent / "data" / "reference-v1.sas"   # format 1: still described
     assert main(["info", str(older), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
