@@ -548,6 +548,10 @@ def test_step_allocation_gain_and_sensitivities_measure_what_they_say():
                 gradient, = torch.autograd.grad(model(pixel[None])[0, channel], weight)
                 expected += gradient ** 2
         assert np.allclose(measured[name], expected.numpy(), rtol=1e-4, atol=1e-10), name
+    # a first hidden layer held in two parts is read as the matrix it is
+    split = SASNet(tiny_config().model.replace(split_first_hidden=1))
+    for name, values in step_headroom.sensitivities(split, coords).items():
+        assert np.allclose(values, measured[name], rtol=1e-5, atol=1e-12), name
 
 def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp_path):
     """The same encodes in format 1: larger files, the same PSNR, a BD row against them; a
