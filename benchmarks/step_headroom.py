@@ -101,10 +101,8 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
     data = path.read_bytes()
     _, model = decode_model(data)
     container, tensors = decode_container(data)
-    bits: dict[str, float] = {}
-    for tensor, coding in zip(tensors, container.sections):   # a split matrix's parts summed
-        name = tensor.name.removesuffix("_low").removesuffix("_high")
-        bits[name] = bits.get(name, 0.0) + laplace_bits(tensor.symbols, coding.scale_index)
+    bits = {tensor.name: laplace_bits(tensor.symbols, coding.scale_index)
+            for tensor, coding in zip(tensors, container.sections)}
     image = load_image(path.with_suffix(".png"))   # rd_curve keeps the source beside the file
     coords = Targets.from_image(image, torch.device("cpu")).coords
     band = model.first.band.numpy() if model.config.has_embedding else None
@@ -116,7 +114,8 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
             bands = np.unique(band)
             per_band = charged_gain([h[:, band == b].sum() for b in bands],
                                     [h[:, band == b].size for b in bands])
-        savings[name] = (bits[name], allocation_gain(h),
+        coded = sum(b for part, b in bits.items() if part.startswith(name))   # split: both parts
+        savings[name] = (coded, allocation_gain(h),
                          charged_gain(h.sum(1), np.full(rows, columns)),
                          charged_gain(h.sum(0), np.full(columns, rows)), per_band)
     return 8 * len(data), savings
