@@ -5,11 +5,12 @@
 
 Reads an rd_curve results folder (its sasnet.json and the Pillow codecs' files) and the .sas
 files its sasnet rows name in the cache, writes every file again in container version
-`--version` (the same network and payload: `bitstream.pack(..., version=N)`), and reports the
+`--version` (the same network: `encoder.pack_tensors(..., version=N)`), and reports the
 codec's curve against that rewrite in rd_curve's summary form. The PSNR of each row is the
 file's own; only the bytes change, so no encode runs and the comparison is exact. A file
 whose network the older format cannot hold (format 3's split first layer in format 1 or 2)
-stops the run with its name.
+stops the run with its name. Format 4's unread grid entries, which it leaves out, decode as
+zero, and an older format codes those zeros.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from sasnet_codec import CodecError, bitstream
+from sasnet_codec.decoder import decode_container
+from sasnet_codec.encoder import pack_tensors
 
 from .rd_cache import cached_file, row_from
 from .rd_report import aggregate, plot, summary_markdown
@@ -37,7 +40,7 @@ def rewritten(report: dict, cache: Path, dataset: str, version: int) -> dict:
             raise SystemExit(f"{path}: not in the cache, so its row cannot be rewritten")
         data = path.read_bytes()
         try:
-            container = bitstream.unpack(data)
+            container, tensors = decode_container(data)
         except CodecError as error:
             raise SystemExit(f"{path}: {error}") from None
         pixels = container.header.width * container.header.height
@@ -45,7 +48,7 @@ def rewritten(report: dict, cache: Path, dataset: str, version: int) -> dict:
         if row is None or abs(len(data) * 8 / pixels - row.bpp) > 1e-9:
             raise SystemExit(f"{path}: not the file its results row measured")
         try:
-            older = bitstream.pack(container, version=version)
+            older = pack_tensors(tensors, container.header, version)
         except ValueError as error:   # a network that only a newer format holds
             raise SystemExit(f"{path}: {error}") from None
         rows.append(replace(row, codec="older", bpp=len(older) * 8 / pixels))

@@ -192,14 +192,17 @@ def carry_encodes(old_root: Path, root: Path, tasks: list[tuple[str, int, BenchI
 
 
 def repacked(data: bytes) -> bytes:
-    """A .sas file in today's container: the same network and payload, so a format change that
-    alters no coded content does not cost every encode again."""
-    from sasnet_codec import CodecError, bitstream
+    """A .sas file in today's container: the same network, so a format change that alters no
+    coded value does not cost every encode again."""
+    from sasnet_codec import CodecError
+    from sasnet_codec.decoder import decode_container
+    from sasnet_codec.encoder import pack_tensors
 
     try:
-        return bitstream.pack(bitstream.unpack(data))
+        container, tensors = decode_container(data)
     except CodecError:   # not a file today's decoder reads: compared as it is
         return data
+    return pack_tensors(tensors, container.header)
 
 
 def run(args: argparse.Namespace) -> dict[str, dict]:

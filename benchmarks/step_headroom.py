@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sasnet_codec.decoder import decode_container, decode_model
+from sasnet_codec import bitstream
+from sasnet_codec.decoder import decode_container, decode_model, section_symbols
 from sasnet_codec.entropy import laplace_bits
 from sasnet_codec.fit import Targets
 from sasnet_codec.image_io import load_image
@@ -101,8 +102,10 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
     data = path.read_bytes()
     _, model = decode_model(data)
     container, tensors = decode_container(data)
-    bits = {tensor.name: laplace_bits(tensor.symbols, coding.scale_index)
-            for tensor, coding in zip(tensors, container.sections)}
+    coded = bitstream.coded_elements(container.header, container.version)
+    bits = {tensor.name: laplace_bits(symbols, coding.scale_index)
+            for tensor, coding, symbols in zip(tensors, container.sections,
+                                               section_symbols(tensors, coded))}
     image = load_image(path.with_suffix(".png"))   # rd_curve keeps the source beside the file
     coords = Targets.from_image(image, torch.device("cpu")).coords
     band = model.first.band.numpy() if model.config.has_embedding else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import tempfile
 import time
@@ -103,8 +104,11 @@ def info(input_path: str, as_json: bool) -> None:
     click.echo(f"  network: {model['arch']}, {summary['parameters']} parameters; "
                + ", ".join(f"{k}={v}" for k, v in model.items() if k != "arch"))
     for section in summary["sections"]:
+        in_part = (f"  ({section['coded_elements']} coded)"
+                   if section["coded_elements"] < math.prod(section["shape"]) else "")
         click.echo(f"  {section['name']:<20} {str(section['shape']):<12} step {section['step']:.3g}"
-                   f"  scale {section['laplace_scale']:.3g}  ~{section['estimated_bytes']} bytes")
+                   f"  scale {section['laplace_scale']:.3g}  ~{section['estimated_bytes']} bytes"
+                   + in_part)
 
 
 @cli.command()

@@ -1,13 +1,15 @@
 """The .sas container: the only module that packs or parses bytes. Layout in docs/bitstream.md.
 
-Formats 2 and 3 (written):
+Formats 2 to 4 (written):
     magic "SAS" | version u8 | header bits | payload (range-coded 32-bit words, little-endian)
     | CRC-32 (little-endian) of every byte before it
 where the header bits are Exp-Golomb codes (as H.264's ue/se) of the size, 5 flag bits, each
 model config field as its difference from CONFIG_REFERENCE, then per tensor 8-bit step and
 Laplace scale indices, zero-padded to a byte; the payload runs to the CRC. Format 3 adds one
-config field (split_first_hidden). A network is written in the oldest format that holds it, so
-a file that format 2 can hold is format 2, byte for byte, and older decoders read it.
+config field (split_first_hidden); format 4 leaves out of the payload the grid entries that no
+render of the image reads (layout.coded_elements). A network is written in the oldest format
+that holds it at its smallest, so a file that format 2 holds as well is format 2, byte for
+byte, and older decoders read it.
 
 Format 1 (still read): the same fields as varints and bytes, with an explicit payload length.
 
@@ -21,14 +23,19 @@ import struct
 import zlib
 from dataclasses import dataclass
 
+import numpy as np
+
+from . import layout
 from .config import ARCHITECTURES, ModelConfig
 from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
 
 MAGIC = b"SAS"
-FORMAT_VERSION = 3
-"""The newest format this writer knows (pack writes the oldest that holds the network)."""
-READABLE_VERSIONS = (1, 2, 3)
+FORMAT_VERSION = 4
+"""The newest format this writer knows (see version_for)."""
+READABLE_VERSIONS = (1, 2, 3, 4)
+CODED_IN_PART_SINCE = 4
+"""The format that leaves unread grid entries out of the payload."""
 DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
@@ -57,7 +64,7 @@ CONFIG_REFERENCE = {
     "grid_base_resolution": 4, "grid_scale_x64": 96, "mask_hidden": 16, "seed": 0,
     "split_first_hidden": 0,
 }
-"""Formats 2 and 3 code each config field as its difference from this value: ModelConfig's defaults
+"""Formats 2 and up code each config field as its difference from this value: ModelConfig's defaults
 when the format was made, frozen here so that a new default never changes an old file. A field
 at its reference costs one bit; the presets' headers take 6-10 bytes instead of 18."""
 EXP_GOLOMB_MAX_ZEROS = 32
@@ -83,6 +90,7 @@ class Container:
     header: Header
     sections: tuple[SectionCoding, ...]   # one per tensor, in parameter_shapes order
     payload: bytes
+    version: int             # the format: which elements the payload holds (coded_elements)
 
 
 class _BitWriter:
@@ -123,25 +131,36 @@ def config_fields(version: int) -> tuple[str, ...]:
     return tuple(name for name in CONFIG_FIELDS if FIELD_SINCE.get(name, 1) <= version)
 
 
-def oldest_version(model: ModelConfig) -> int:
-    """The oldest of formats 2 and up that holds a network of `model`."""
-    return max([2] + [FIELD_SINCE[name] for name in FIELD_SINCE
-                      if getattr(model, name) != CONFIG_REFERENCE[name]])
+def version_for(header: Header) -> int:
+    """The format a writer uses: the oldest of 2 and up that holds the network at its smallest
+    (as ZIP's "version needed to extract"), so older decoders read every file they could."""
+    needed = [FIELD_SINCE[name] for name in FIELD_SINCE
+              if getattr(header.model, name) != CONFIG_REFERENCE[name]]
+    if layout.coded_elements(header.model, header.width, header.height):
+        needed.append(CODED_IN_PART_SINCE)
+    return max([2] + needed)
 
 
-def pack(container: Container, version: int | None = None) -> bytes:
-    """The file of `container` in format `version`: by default the oldest of 2 and up that
-    holds its network (1 for decoders that predate format 2, and to measure what it saves)."""
-    header = container.header
+def coded_elements(header: Header, version: int) -> dict[str, np.ndarray]:
+    """The elements the payload of a format-`version` file holds of each tensor it holds in
+    part (the rest decode as zero); formats before 4 hold every element."""
+    if version < CODED_IN_PART_SINCE:
+        return {}
+    return layout.coded_elements(header.model, header.width, header.height)
+
+
+def pack(container: Container) -> bytes:
+    """The file of `container`, in its format (version_for's, or 1 for decoders that predate
+    format 2 and to measure what a newer one saves)."""
+    header, version = container.header, container.version
     model = header.model
     if len(container.sections) != len(parameter_shapes(model)):
         raise ValueError("one section coding per tensor is required")
-    if version is None:
-        version = oldest_version(model)
     if version not in READABLE_VERSIONS:
         raise ValueError(f"no .sas format version {version}")
+    fields = config_fields(version)
     for name in CONFIG_FIELDS:
-        if name not in config_fields(version) and getattr(model, name) != CONFIG_REFERENCE[name]:
+        if name not in fields and getattr(model, name) != CONFIG_REFERENCE[name]:
             raise ValueError(f"format {version} cannot hold {name}={getattr(model, name)} "
                              f"(format {FIELD_SINCE[name]} can)")
     flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
@@ -297,4 +316,4 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
     if len(payload) % 4:
         raise CodecError("corrupt .sas file: the payload is not a whole number of 32-bit words")
     header = Header(width, height, 16 if flags & 0x4 else 8, model)
-    return Container(header, sections, payload)
+    return Container(header, sections, payload, version)

@@ -46,16 +46,29 @@ class QuantizedTensor:
         return (self.symbols.astype(np.float32) * step).reshape(self.shape)
 
 
+def section_symbols(tensors: list[QuantizedTensor], coded: dict[str, np.ndarray]
+                    ) -> list[np.ndarray]:
+    """What each section of a file codes: its tensor's symbols, or of a tensor coded in part
+    (bitstream.coded_elements) the elements named there."""
+    return [tensor.symbols[coded[tensor.name]] if tensor.name in coded else tensor.symbols
+            for tensor in tensors]
+
+
 def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
                      ) -> tuple[Container, list[QuantizedTensor]]:
-    """The parsed container and every tensor's decoded symbols."""
+    """The parsed container and every tensor's decoded symbols (zero where not coded)."""
     container = bitstream.unpack(data, max_pixels)
     shapes = parameter_shapes(container.header.model)
-    layout = [(math.prod(shape), section.scale_index)
-              for (_, shape), section in zip(shapes, container.sections)]
-    symbols = decode_sections(container.payload, layout)
-    tensors = [QuantizedTensor(name, shape, section.step_index, values)
-               for (name, shape), section, values in zip(shapes, container.sections, symbols)]
+    coded = bitstream.coded_elements(container.header, container.version)
+    layout = [(len(coded[name]) if name in coded else math.prod(shape), section.scale_index)
+              for (name, shape), section in zip(shapes, container.sections)]
+    tensors = []
+    for (name, shape), section, values in zip(shapes, container.sections,
+                                              decode_sections(container.payload, layout)):
+        if name in coded:
+            values, held = np.zeros(math.prod(shape), np.int32), values
+            values[coded[name]] = held
+        tensors.append(QuantizedTensor(name, shape, section.step_index, values))
     return container, tensors
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from . import bitstream
 from .bitstream import Container, Header, SectionCoding
 from .config import EncoderConfig
-from .decoder import decode
+from .decoder import QuantizedTensor, decode, section_symbols
 from .device import resolve_device
 from .entropy import Section, best_scale_index, encode_sections
 from .errors import CodecError
@@ -33,7 +33,7 @@ from .quantize import (Candidate, StepSearch, finetune_quantized, quantize_model
 
 HEADER_ALLOWANCE_BYTES = 56
 """Header bytes set aside when sizing a network for a rate target (the presets' headers, CRC
-included, take 32-53 bytes in format 2, from Kodak-mini to 12 Mpixel)."""
+included, take 32-55 bytes, from Kodak-mini to 12 Mpixel; a test pins every preset's)."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,12 @@ def _as_image(image: ImageData | np.ndarray) -> ImageData:
 
 def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
                     progress: bool) -> tuple[SASNet, float, StepSearch]:
+    """The fitted network and its steps' rates and distortions, each rate that of the
+    elements the file will code."""
     result = fit(image, config.model, config.fit, progress, targets)
-    search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed))
+    header = Header(image.width, image.height, image.bit_depth, config.model)
+    search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
+                        bitstream.coded_elements(header, bitstream.version_for(header)))
     return result.model, result.psnr, search
 
 
@@ -124,12 +128,20 @@ def _finish(image: ImageData, config: EncoderConfig, targets: Targets, model: SA
 
 def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) -> bytes:
     """Quantize with the chosen steps and write the container."""
-    tensors = quantize_model(model, step_indices)
-    scales = [best_scale_index(t.symbols) for t in tensors]
-    payload = encode_sections([Section(t.symbols, s) for t, s in zip(tensors, scales)])
     header = Header(image.width, image.height, image.bit_depth, model.config)
-    sections = tuple(SectionCoding(t.step_index, s) for t, s in zip(tensors, scales))
-    return bitstream.pack(Container(header, sections, payload))
+    return pack_tensors(quantize_model(model, step_indices), header)
+
+
+def pack_tensors(tensors: list[QuantizedTensor], header: Header, version: int | None = None
+                 ) -> bytes:
+    """The file of these tensors in format `version` (by default bitstream.version_for's):
+    each section's symbols entropy-coded at their best Laplace scale."""
+    version = bitstream.version_for(header) if version is None else version
+    symbols = section_symbols(tensors, bitstream.coded_elements(header, version))
+    scales = [best_scale_index(coded) for coded in symbols]
+    payload = encode_sections([Section(coded, scale) for coded, scale in zip(symbols, scales)])
+    sections = tuple(SectionCoding(t.step_index, scale) for t, scale in zip(tensors, scales))
+    return bitstream.pack(Container(header, sections, payload, version))
 
 
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,

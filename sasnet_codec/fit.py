@@ -106,8 +106,8 @@ def optimise(
     best parameters in place. Returns (PSNR dB, steps).
 
     The objective is ln MSE + rate_weight * (estimated bits of the tensors `rated()` returns,
-    per parameter): a weight is worth keeping large only where it buys distortion. Its gradient is MSE's scaled
-    by 1/MSE, so with rate_weight 0 the loss stays plain MSE.
+    per parameter): a weight is worth keeping large only where it buys distortion. Its
+    gradient is MSE's scaled by 1/MSE, so with rate_weight 0 the loss stays plain MSE.
 
     Full batch when the image has at most `max_batch_pixels` pixels; otherwise fixed, seeded
     mini-batches taken in turn, with the full-image PSNR measured at every log interval to pick

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS
-from .decoder import decode_container
+from .decoder import decode_container, section_symbols
 from .entropy import laplace_bits
 from .metrics import bits_per_pixel
 from .layout import parameter_count
@@ -22,15 +22,18 @@ def describe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any
     container, tensors = decode_container(data, max_pixels)
     header = container.header
     sections = []
-    for tensor, coding in zip(tensors, container.sections):
+    coded = bitstream.coded_elements(header, container.version)
+    for tensor, coding, symbols in zip(tensors, container.sections,
+                                       section_symbols(tensors, coded)):
         sections.append({
             "name": tensor.name, "shape": list(tensor.shape), "step": quantization_step(
                 coding.step_index), "step_index": coding.step_index,
             "laplace_scale": laplace_scale(coding.scale_index), "scale_index": coding.scale_index,
-            "estimated_bytes": round(laplace_bits(tensor.symbols, coding.scale_index) / 8, 1),
+            "coded_elements": len(symbols),
+            "estimated_bytes": round(laplace_bits(symbols, coding.scale_index) / 8, 1),
         })
     return {
-        "format_version": bitstream.version_of(data),
+        "format_version": container.version,
         "width": header.width, "height": header.height, "channels": header.model.channels,
         "bit_depth": header.bit_depth, "model": header.model.to_dict(),
         "parameters": parameter_count(header.model),

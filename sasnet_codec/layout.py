@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .coords import domain_extent
+
 if TYPE_CHECKING:
     from .config import ModelConfig
 
@@ -86,6 +88,46 @@ def grid_levels(config: ModelConfig) -> list[GridLevel]:
 def grid_parameter_count(config: ModelConfig) -> int:
     last = grid_levels(config)[-1]
     return (last.offset + last.size) * config.grid_features
+
+
+READ_CHECK_CORNERS_PER_ENTRY = 8
+"""A grid level is checked for unread entries when its domain spans at most this many corners
+per entry; beyond, nearly every entry of a hashed level is read, and the check would cost a
+decoder more than it saves."""
+
+
+def coded_elements(config: ModelConfig, width: int, height: int) -> dict[str, np.ndarray]:
+    """The elements a file of format 4 or later codes of each tensor it codes in part (flat
+    indices, ascending), for a width x height image; every other tensor is coded whole.
+
+    Only the grid table is cut: the entries that no render of the image's domain reads are
+    left out and decode as zero, so they cost no bits. Along an axis of half-extent e the
+    domain's grid input u spans (1 - e) / 2 .. (1 + e) / 2, so level l reads the corners
+    floor(u scale_l + 0.5) + {0, 1} for u in that span (float64 arithmetic). On a 3:2 image that
+    leaves out a third of each dense level's rows, its padding to a multiple of 8, and the
+    entries of a hashed level that no corner hashes to. Empty when nothing is left out."""
+    if not config.has_masks:
+        return {}
+    extents = domain_extent(width, height)
+    kept, total = [], 0
+    for level in grid_levels(config):
+        gx, gy = (np.arange(math.floor((1 - e) / 2 * level.scale + 0.5),
+                            math.floor((1 + e) / 2 * level.scale + 0.5) + 2, dtype=np.int64)
+                  for e in extents)
+        read = np.ones(level.size, dtype=bool)
+        if len(gx) * len(gy) <= READ_CHECK_CORNERS_PER_ENTRY * level.size:
+            read[:] = False
+            for rows in np.array_split(gy, max(1, len(gx) * len(gy) >> 20)):
+                index = (gx[None, :] + rows[:, None] * level.resolution if level.dense
+                         else spatial_hash(gx[None, :], rows[:, None]))
+                read[index % level.size] = True
+        kept.append(np.flatnonzero(read) + level.offset)
+        total += level.size
+    entries = np.concatenate(kept)
+    if len(entries) == total:
+        return {}
+    features = np.arange(config.grid_features)
+    return {"grid.table": (entries[:, None] * config.grid_features + features).ravel()}
 
 
 def weight_column_split(config: ModelConfig, layer: int) -> int | None:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-from .layout import weight_column_split
+from .layout import weight_parts
 from .nn.embedding import FrequencyEmbedding
 from .nn.masks import MaskNetwork, choose_tcnn
 from .nn.sine import LinearLayer, SineLayer
@@ -32,7 +32,7 @@ class SASNet(nn.Module):
             fan_in = width if i == 0 else config.hidden_width
             self.hidden.append(SineLayer(fan_in, config.hidden_width, config.omega_0,
                                          first=False, generator=generator,
-                                         column_split=weight_column_split(config, i)))
+                                         parts=weight_parts(config, i, fan_in)))
         self.output = LinearLayer(config.hidden_width, config.channels, config.omega_0, generator)
         self.masks: MaskNetwork | None = None
         if config.has_masks:

@@ -80,15 +80,18 @@ class StepSearch:
     """Rate and distortion of every candidate step of every tensor, measured once; `choose`
     then answers any lambda (or rate target) without touching the network again."""
 
-    def __init__(self, model: SASNet, targets: Targets) -> None:
+    def __init__(self, model: SASNet, targets: Targets,
+                 coded: dict[str, np.ndarray] | None = None) -> None:
+        """`coded`: the elements the file will code of tensors coded in part
+        (bitstream.coded_elements); only their bits count."""
         tiles = targets.tiles(TILE_PIXELS)   # one set for every measurement: lookups cached
         self.base_mse = batches_mse(model, tiles)
         self.candidates: dict[str, list[Candidate]] = {}
         for name, param in model.coded_parameters():
-            self.candidates[name] = self._measure(model, tiles, param)
+            self.candidates[name] = self._measure(model, tiles, param, (coded or {}).get(name))
 
-    def _measure(self, model: SASNet, tiles: list[Targets],
-                 param: nn.Parameter) -> list[Candidate]:
+    def _measure(self, model: SASNet, tiles: list[Targets], param: nn.Parameter,
+                 coded: np.ndarray | None) -> list[Candidate]:
         original = param.detach().clone()
         spread = float(original.std()) if original.numel() > 1 else float(original.abs().max())
         spread = max(spread, float(original.abs().max()) / 64, 1e-8)
@@ -107,7 +110,7 @@ class StepSearch:
                     param.copy_(symbols * quantization_step(index))
                 added = batches_mse(model, tiles) - self.base_mse
                 flat = symbols.reshape(-1).cpu().numpy()
-                bits = best_bits(flat)
+                bits = best_bits(flat if coded is None else flat[coded])
                 found.append(Candidate(index, added, bits))
         finally:
             with torch.no_grad():

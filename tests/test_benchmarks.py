@@ -21,6 +21,8 @@ from benchmarks.bd_metrics import bd_psnr, bd_rate, bd_rate_interval
 from benchmarks.datasets import load_images
 
 from sasnet_codec import DEFAULT_RECIPE, bitstream
+from sasnet_codec.decoder import decode_container
+from sasnet_codec.encoder import pack_tensors
 from sasnet_codec.entropy import best_bits
 from sasnet_codec.info import describe
 from sasnet_codec.model import SASNet
@@ -238,8 +240,8 @@ def test_carry_from_takes_an_older_source_encodes_only_after_a_byte_identical_ch
 def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_path,
                                                                            monkeypatch):
     """Encodes cached in format 1 carry once a fresh encode equals them in today's container
-    (format 2, the oldest that holds a network with its first hidden layer whole); a row
-    without its file cannot be rewritten, so it is encoded again."""
+    (format 4, the oldest that holds the network at its smallest: the 3:2 images leave grid
+    entries unread); a row without its file cannot be rewritten, so it is encoded again."""
     images = tmp_path / "images"
     images.mkdir()
     for seed in (0, 1):
@@ -251,15 +253,16 @@ def test_carry_from_rewrites_an_older_format_and_re_encodes_rows_it_cannot(tmp_p
     before = rd_curve.main(args)
     old = tmp_path / "cache" / "tiny" / rd_cache.codec_fingerprint()
     for path in old.rglob("*.sas"):
-        path.write_bytes(bitstream.pack(bitstream.unpack(path.read_bytes()), version=1))
+        container, tensors = decode_container(path.read_bytes())
+        path.write_bytes(pack_tensors(tensors, container.header, version=1))
     next(old.rglob("im1.sas")).unlink()
     (tmp_path / "out" / "sasnet.json").unlink()
-    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "format-2")
+    monkeypatch.setattr(rd_curve, "codec_fingerprint", lambda: "format-4")
     after = rd_curve.main(args + ["--carry-from", old.name])
-    new = tmp_path / "cache" / "tiny" / "format-2"
+    new = tmp_path / "cache" / "tiny" / "format-4"
     for name in ("im0", "im1"):   # carried and rewritten; encoded again (a carried row
         data = next(new.rglob(f"{name}.sas")).read_bytes()   # without its file has none)
-        assert bitstream.version_of(data) == 2
+        assert bitstream.version_of(data) == 4
     for metric in ("bpp", "psnr-rgb"):
         assert after["sasnet"]["results"][metric] == before["sasnet"]["results"][metric]
 
@@ -582,7 +585,7 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     assert written["results"]["bpp"] == older["results"]["bpp"]
     root = tmp_path / "cache" / "tiny" / today["codec_fingerprint"]
     coded = rd_cache.cached_file(root, today["per_image"][0])
-    older_format = bitstream.pack(bitstream.unpack(coded.read_bytes()), version=1)
-    coded.write_bytes(older_format)   # a readable file, but not the one its row measured
+    container, tensors = decode_container(coded.read_bytes())
+    coded.write_bytes(pack_tensors(tensors, container.header, version=1))   # a readable file, but not the one its row measured
     with pytest.raises(SystemExit, match="not the file its results row measured"):
         container_ablation.main(args)

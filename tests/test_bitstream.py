@@ -1,8 +1,10 @@
+from dataclasses import replace
+
 import pytest
 
 from sasnet_codec.bitstream import (CONFIG_REFERENCE, FORMAT_VERSION, Container, Header,
                                     SectionCoding, _BitReader, _BitWriter, _header_bits, pack,
-                                    unpack, version_of)
+                                    unpack, version_for, version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
@@ -13,9 +15,12 @@ from tests.helpers import reseal
 
 
 def container_for(model: ModelConfig, payload: bytes = b"\x01\x02\x03\x04" * 3,
-                  width: int = 192, height: int = 128, bit_depth: int = 8) -> Container:
+                  width: int = 192, height: int = 128, bit_depth: int = 8,
+                  version: int | None = None) -> Container:
+    """A container of made-up codings, in the format a writer would use (or `version`)."""
     sections = tuple(SectionCoding(40 + i, 60 + i) for i in range(len(parameter_shapes(model))))
-    return Container(Header(width, height, bit_depth, model), sections, payload)
+    header = Header(width, height, bit_depth, model)
+    return Container(header, sections, payload, version or version_for(header))
 
 
 def test_round_trip():
@@ -28,17 +33,30 @@ def test_round_trip():
 
 def test_a_split_first_layer_needs_format_3_and_the_rest_stays_format_2():
     """Format 3 adds split_first_hidden; a network without it is written in format 2 byte for
-    byte as before (older decoders read it), and one with it cannot be."""
-    whole = container_for(ModelConfig())
-    split = container_for(ModelConfig(split_first_hidden=1))
+    byte as before (older decoders read it), and one with it cannot be. (On a square image
+    whose grid levels are all read, format 4 would leave nothing out.)"""
+    whole = container_for(ModelConfig(), width=128, height=128)
+    split = container_for(ModelConfig(split_first_hidden=1), width=128, height=128)
     assert len(split.sections) == len(whole.sections) + 1
-    assert version_of(pack(whole)) == 2 and version_of(pack(split)) == FORMAT_VERSION == 3
+    assert version_of(pack(whole)) == 2 and version_of(pack(split)) == 3
     assert unpack(pack(split)) == split
-    assert unpack(pack(whole, version=3)) == whole
-    assert len(pack(whole, version=3)) in (len(pack(whole)), len(pack(whole)) + 1)   # one bit
+    as_3 = replace(whole, version=3)
+    assert unpack(pack(as_3)) == as_3
+    assert len(pack(as_3)) in (len(pack(whole)), len(pack(whole)) + 1)   # one bit
     for version in (1, 2):
         with pytest.raises(ValueError, match="cannot hold split_first_hidden"):
-            pack(split, version=version)
+            pack(replace(split, version=version))
+
+
+def test_unread_grid_entries_call_for_format_4_and_a_network_without_a_grid_does_not():
+    """Format 4 leaves the grid entries no render reads out of the payload: a writer uses it
+    exactly when there are such entries."""
+    assert FORMAT_VERSION == 4
+    for arch, width, height, version in (("sasnet", 192, 128, 4), ("sasnet", 128, 192, 4),
+                                         ("siren", 192, 128, 2), ("femb", 192, 128, 2)):
+        container = container_for(ModelConfig(arch=arch), width=width, height=height)
+        assert container.version == version
+        assert unpack(pack(container)) == container
 
 
 def golden_container() -> Container:
@@ -55,14 +73,14 @@ def test_bytes_are_stable():
 def test_format_1_files_still_read():
     """The same container as format 1 wrote it: 47 bytes where format 2 takes 33."""
     data = bytes.fromhex(GOLDEN_V1)
-    assert pack(golden_container(), version=1) == data
+    assert pack(replace(golden_container(), version=1)) == data
     assert version_of(data) == 1
-    assert unpack(data) == golden_container()
-    assert len(pack(unpack(data))) == len(bytes.fromhex(GOLDEN)) == 33
+    assert unpack(data) == replace(golden_container(), version=1)
+    assert len(pack(replace(unpack(data), version=2))) == len(bytes.fromhex(GOLDEN)) == 33
     for arch in ("sasnet", "femb", "siren"):
         original = container_for(ModelConfig(arch=arch, channels=4, seed=2**31 + 5),
-                                 bit_depth=16)
-        assert unpack(pack(original, version=1)) == original
+                                 bit_depth=16, version=1)
+        assert unpack(pack(original)) == original
 
 
 def test_exp_golomb_codes_round_trip_at_their_edges():
@@ -131,7 +149,7 @@ def test_trailing_bytes_are_refused():
     with pytest.raises(CodecError, match="whole number"):   # the payload runs to the CRC
         unpack(reseal(data[:-4] + b"\x00"))
     with pytest.raises(CodecError, match="after the payload"):
-        unpack(reseal(pack(container_for(ModelConfig()), version=1)[:-4] + b"\x00"))
+        unpack(reseal(pack(container_for(ModelConfig(), version=1))[:-4] + b"\x00"))
 
 
 GOLDEN = "5341530200962901c40a2fffe8a0f0a4f4a8f8acfcb100b504aabbccdd706c5ced"

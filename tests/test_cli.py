@@ -43,7 +43,9 @@ def test_decode_default_output_and_sizes(files):
 
 def test_info_text_and_json(files, capsys):
     assert main(["info", str(files / "out.sas")]) == 0
-    assert "version 2" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "version 4" in text   # a 3:2 image: its grid's unread entries are left out
+    assert "grid.table" in text and " coded)" in text.split("grid.table")[1].splitlines()[0]
     assert main(["info", str(files / "out.sas"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["width"] == 24 and summary["file_bytes"] == (files / "out.sas").stat().st_size

@@ -114,7 +114,8 @@ def test_a_committed_file_still_decodes_to_its_committed_pixels(device, name):
 def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(small_image):
     """The split changes nothing before the step search (the same float fit, rate term
     included), then each part of the first hidden layer gets a step and scale of its own in a
-    format-3 file that decodes to the reported numbers."""
+    file that decodes to the reported numbers (format 4: the 3:2 image leaves grid entries
+    unread)."""
     base = tiny_config(steps=200, finetune=5)
     base = base.replace(fit=base.fit.replace(rate_weight=0.1),
                         quant=base.quant.replace(stage_steps=5, stage_splits=2))
@@ -122,11 +123,30 @@ def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(sm
     whole_result, split_result = (sc.encode(small_image, config, progress=False)
                                   for config in (base, split))
     assert split_result.fit_psnr == whole_result.fit_psnr
-    assert sc.bitstream.version_of(whole_result.data) == 2
-    assert sc.bitstream.version_of(split_result.data) == 3
+    assert sc.bitstream.version_of(whole_result.data) == 4
+    assert sc.bitstream.version_of(split_result.data) == 4
     container = sc.bitstream.unpack(split_result.data)
     names = [name for name, _ in sc.layout.parameter_shapes(container.header.model)]
     assert names[1:4] == ["hidden0.weight_low", "hidden0.weight_high", "hidden0.bias"]
     assert len(container.sections) == len(sc.bitstream.unpack(whole_result.data).sections) + 1
     assert split_result.psnr == pytest.approx(psnr(small_image, sc.decode(split_result.data)))
     assert split_result.psnr > 20
+
+
+def test_a_file_leaves_out_the_grid_entries_no_render_reads(encoded, small_image):
+    """Format 4 codes only the grid entries a render of the 3:2 image can read; written in
+    format 3 instead (every entry coded), the same network decodes to the same pixels at any
+    size, in more bytes."""
+    from sasnet_codec.decoder import decode_container
+    from sasnet_codec.encoder import pack_tensors
+
+    container, tensors = decode_container(encoded.data)
+    assert container.version == 4
+    coded = sc.bitstream.coded_elements(container.header, 4)["grid.table"]
+    table = next(tensor for tensor in tensors if tensor.name == "grid.table")
+    assert len(coded) < table.symbols.size
+    assert not np.delete(table.symbols, coded).any()   # the rest decode as zero
+    in_format_3 = pack_tensors(tensors, container.header, version=3)
+    assert sc.bitstream.version_of(in_format_3) == 3 and len(in_format_3) > len(encoded.data)
+    for size in ({}, {"scale": 2.5}, {"width": 7, "height": 30}):
+        assert np.array_equal(sc.decode(in_format_3, **size), sc.decode(encoded.data, **size))

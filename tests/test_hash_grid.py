@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sasnet_codec.config import ModelConfig
-from sasnet_codec.layout import grid_levels, grid_parameter_count
+from sasnet_codec.coords import domain_extent, pixel_centres
+from sasnet_codec.layout import coded_elements, grid_levels, grid_parameter_count
 from sasnet_codec.nn.hash_grid import HashGrid
 from sasnet_codec.nn.tcnn_grid import tcnn_available
 
@@ -42,6 +43,33 @@ def reference_corners(level, x, y):
             weight = (fx if dx else 1 - fx) * (fy if dy else 1 - fy)
             out.append((level.offset + index % level.size, weight))
     return out
+
+
+@pytest.mark.parametrize("width,height", [(24, 16), (16, 24), (37, 11), (20, 20)])
+def test_no_render_reads_a_grid_entry_that_format_4_leaves_out(width, height):
+    """Format 4 codes only the grid entries layout.coded_elements names and decodes the rest
+    as zero: a render of the image's domain at any size must read none of the others (with a
+    nonzero weight), and a fine render reads nearly all of the named ones."""
+    config = ModelConfig(grid_levels=5, grid_features=2, grid_log2_size=7,
+                         grid_base_resolution=3, grid_scale_x64=112)   # dense, then hashed
+    assert [level.dense for level in grid_levels(config)] == [True] * 3 + [False] * 2
+    grid = HashGrid(config, torch.Generator().manual_seed(0))
+    entries = grid_parameter_count(config) // 2
+    coded = coded_elements(config, width, height).get("grid.table")
+    if coded is None:
+        coded = torch.arange(2 * entries).numpy()
+    assert (coded[0::2] % 2 == 0).all() and (coded[1::2] == coded[0::2] + 1).all()
+    named = set((coded[0::2] // 2).tolist())
+    if width != height:
+        assert len(named) < entries
+    extent = domain_extent(width, height)
+    for render_width, render_height in ((width, height), (3 * width, 3 * height), (7, 30),
+                                        (1, 1), (16 * width + 1, 16 * height + 3)):
+        unit = (torch.from_numpy(pixel_centres(render_width, render_height, extent)) + 1) / 2
+        lookup = grid.lookup(unit)
+        read = set(lookup.index[lookup.weight > 0].tolist())
+        assert read <= named
+    assert len(read) >= 0.97 * len(named)
 
 
 def test_indices_and_outputs_match_the_hand_computed_case():

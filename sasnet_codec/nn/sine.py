@@ -13,32 +13,29 @@ class SineLayer(nn.Module):
 
     `first` selects SIREN's first-layer init U(+-1/fan_in); hidden layers use
     U(+-sqrt(6/fan_in)/omega_0), which keeps pre-activations in the well-behaved range.
-    `column_split` holds the weight as two parameters, the columns before it (`weight_low`)
-    and from it on (`weight_high`), so that each is coded with its own step; the initial
-    values, the function and the gradients are those of the whole matrix.
+    `parts` (layout.weight_parts: attribute name and columns, left to right) holds the weight
+    as several parameters, so that each is coded with its own step; the initial values, the
+    function and the gradients are those of the whole matrix.
     """
 
     def __init__(
         self, in_features: int, out_features: int, omega_0: float, first: bool,
-        generator: torch.Generator, column_split: int | None = None,
+        generator: torch.Generator, parts: list[tuple[str, int]] | None = None,
     ) -> None:
         super().__init__()
         self.omega_0 = float(omega_0)
         bound = 1.0 / in_features if first else math.sqrt(6.0 / in_features) / omega_0
         weight = _uniform((out_features, in_features), bound, generator)
-        if column_split is None:
-            self.weight = nn.Parameter(weight)
-        else:
-            self.weight_low = nn.Parameter(weight[:, :column_split].clone())
-            self.weight_high = nn.Parameter(weight[:, column_split:].clone())
+        parts = parts or [("weight", in_features)]
+        self.part_names = tuple(name for name, _ in parts)
+        for name, piece in zip(self.part_names, weight.split([n for _, n in parts], dim=1)):
+            self.register_parameter(name, nn.Parameter(piece.clone()))
         self.bias = nn.Parameter(_uniform((out_features,), 1.0 / math.sqrt(in_features) / omega_0,
                                           generator))
 
     def weight_parts(self) -> list[tuple[str, nn.Parameter]]:
         """The parameters that hold the weight matrix, left to right, by attribute name."""
-        if hasattr(self, "weight"):
-            return [("weight", self.weight)]
-        return [("weight_low", self.weight_low), ("weight_high", self.weight_high)]
+        return [(name, getattr(self, name)) for name in self.part_names]
 
     def full_weight(self) -> torch.Tensor:
         """The weight matrix (the parameter itself when it is not split)."""
