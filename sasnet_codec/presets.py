@@ -135,10 +135,10 @@ class Recipe(Settings):
     batch_fraction: tuple[float, ...] = (0.25,) * 4 + (0.125,) + (0.25,) * 3
     # the first hidden layer's high-band columns coded with a quantization step of their own
     # (ModelConfig.split_first_hidden, format 3): +0.08 dB at equal rate at the default (rate
-    # -1.8%, 21 of 24 images better) and +0.07 dB at 6 (rate -1.4%, 18 of 24); at 3 a probe
-    # read nothing (-0.00 dB on kodim01-04, 2 of 4) for two more header bytes; 1, 2, 4, 7 and
-    # 8 unmeasured (docs/notes.md)
-    split_first_hidden: tuple[int, ...] = (0,) * 4 + (1, 1) + (0,) * 2
+    # -1.8%, 21 of 24 images better), +0.07 dB at 6 (rate -1.4%, 18 of 24) and +0.08 dB at 7
+    # (kodim01-08, 7 of 8, before format 4); at 3 a probe read nothing (-0.00 dB on
+    # kodim01-04, 2 of 4) for two more header bytes; 1, 2, 4 and 8 unmeasured (docs/notes.md)
+    split_first_hidden: tuple[int, ...] = (0,) * 4 + (1, 1, 1) + (0,)
 
     def __post_init__(self) -> None:
         for field in fields(self):  # every tuple is a per-quality table
