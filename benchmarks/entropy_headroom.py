@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sasnet_codec import bitstream
-from sasnet_codec.decoder import decode_container, section_symbols
+from sasnet_codec.decoder import decode_container
 from sasnet_codec.entropy import best_bits, laplace_bits
 from sasnet_codec.layout import grid_levels
 
@@ -56,15 +55,14 @@ def files_report(paths: list[Path]) -> tuple[float, dict[str, TensorTotals]]:
         container, tensors = decode_container(data)
         model = container.header.model
         file_bits += 8 * len(data)
-        coded = bitstream.coded_elements(container.header, container.version)
-        for tensor, coding, symbols in zip(tensors, container.sections,
-                                           section_symbols(tensors, coded)):
+        for tensor, coding in zip(tensors, container.sections):
             # the scale the file holds is the encoder's best_scale_index already
             entry = totals[tensor.name]
-            whole = laplace_bits(symbols, coding.scale_index)
+            whole = laplace_bits(tensor.coded_symbols(), coding.scale_index)
             entry.bits += whole
             if tensor.name == "grid.table":
-                held = coded.get(tensor.name, np.arange(tensor.symbols.size))
+                held = (np.arange(tensor.symbols.size) if tensor.coded is None
+                        else tensor.coded)
                 features = model.grid_features
                 levels = [tensor.symbols[held[(held >= level.offset * features)
                                               & (held < (level.offset + level.size) * features)]]

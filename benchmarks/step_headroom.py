@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sasnet_codec import bitstream
-from sasnet_codec.decoder import decode_container, decode_model, section_symbols
+from sasnet_codec.decoder import decode_container, decode_model
 from sasnet_codec.entropy import laplace_bits
 from sasnet_codec.fit import Targets
 from sasnet_codec.image_io import load_image
@@ -102,10 +101,8 @@ def file_savings(path: Path) -> tuple[float, dict[str, tuple[float, ...]]]:
     data = path.read_bytes()
     _, model = decode_model(data)
     container, tensors = decode_container(data)
-    coded = bitstream.coded_elements(container.header, container.version)
-    bits = {tensor.name: laplace_bits(symbols, coding.scale_index)
-            for tensor, coding, symbols in zip(tensors, container.sections,
-                                               section_symbols(tensors, coded))}
+    bits = {tensor.name: laplace_bits(tensor.coded_symbols(), coding.scale_index)
+            for tensor, coding in zip(tensors, container.sections)}
     image = load_image(path.with_suffix(".png"))   # rd_curve keeps the source beside the file
     coords = Targets.from_image(image, torch.device("cpu")).coords
     band = model.first.band.numpy() if model.config.has_embedding else None

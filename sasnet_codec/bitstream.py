@@ -7,7 +7,7 @@ where the header bits are Exp-Golomb codes (as H.264's ue/se) of the size, 5 fla
 model config field as its difference from CONFIG_REFERENCE, then per tensor 8-bit step and
 Laplace scale indices, zero-padded to a byte; the payload runs to the CRC. Format 3 adds one
 config field (split_first_hidden); format 4 leaves out of the payload the grid entries that no
-render of the image reads (layout.coded_elements). A network is written in the oldest format
+render of the image reads (layout.elements_read). A network is written in the oldest format
 that holds it at its smallest, so a file that format 2 holds as well is format 2, byte for
 byte, and older decoders read it.
 
@@ -90,7 +90,7 @@ class Container:
     header: Header
     sections: tuple[SectionCoding, ...]   # one per tensor, in parameter_shapes order
     payload: bytes
-    version: int             # the format: which elements the payload holds (coded_elements)
+    version: int             # the format, which decides the elements the payload holds
 
 
 class _BitWriter:
@@ -136,17 +136,17 @@ def version_for(header: Header) -> int:
     (as ZIP's "version needed to extract"), so older decoders read every file they could."""
     needed = [FIELD_SINCE[name] for name in FIELD_SINCE
               if getattr(header.model, name) != CONFIG_REFERENCE[name]]
-    if layout.coded_elements(header.model, header.width, header.height):
+    if layout.elements_read(header.model, header.width, header.height):
         needed.append(CODED_IN_PART_SINCE)
     return max([2] + needed)
 
 
 def coded_elements(header: Header, version: int) -> dict[str, np.ndarray]:
     """The elements the payload of a format-`version` file holds of each tensor it holds in
-    part (the rest decode as zero); formats before 4 hold every element."""
+    part (the rest decode as zero): from format 4 on, those a render may read."""
     if version < CODED_IN_PART_SINCE:
         return {}
-    return layout.coded_elements(header.model, header.width, header.height)
+    return layout.elements_read(header.model, header.width, header.height)
 
 
 def pack(container: Container) -> bytes:

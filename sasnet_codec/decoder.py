@@ -38,20 +38,17 @@ class QuantizedTensor:
     shape: tuple[int, ...]
     step_index: int
     symbols: np.ndarray      # int32, flat, row-major
+    coded: np.ndarray | None = None   # the elements its file codes (None: all; the rest are 0)
+
+    def coded_symbols(self) -> np.ndarray:
+        """The symbols its file's section holds."""
+        return self.symbols if self.coded is None else self.symbols[self.coded]
 
     def values(self) -> np.ndarray:
         """The dequantized float32 array: one float32 product per symbol, bit-identical on
         encoder and decoder."""
         step = np.float32(quantization_step(self.step_index))
         return (self.symbols.astype(np.float32) * step).reshape(self.shape)
-
-
-def section_symbols(tensors: list[QuantizedTensor], coded: dict[str, np.ndarray]
-                    ) -> list[np.ndarray]:
-    """What each section of a file codes: its tensor's symbols, or of a tensor coded in part
-    (bitstream.coded_elements) the elements named there."""
-    return [tensor.symbols[coded[tensor.name]] if tensor.name in coded else tensor.symbols
-            for tensor in tensors]
 
 
 def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
@@ -68,7 +65,8 @@ def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
         if name in coded:
             values, held = np.zeros(math.prod(shape), np.int32), values
             values[coded[name]] = held
-        tensors.append(QuantizedTensor(name, shape, section.step_index, values))
+        tensors.append(QuantizedTensor(name, shape, section.step_index, values,
+                                       coded.get(name)))
     return container, tensors
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from . import bitstream
 from .bitstream import Container, Header, SectionCoding
 from .config import EncoderConfig
-from .decoder import QuantizedTensor, decode, section_symbols
+from .decoder import QuantizedTensor, decode
 from .device import resolve_device
 from .entropy import Section, best_scale_index, encode_sections
 from .errors import CodecError
@@ -137,7 +137,8 @@ def pack_tensors(tensors: list[QuantizedTensor], header: Header, version: int | 
     """The file of these tensors in format `version` (by default bitstream.version_for's):
     each section's symbols entropy-coded at their best Laplace scale."""
     version = bitstream.version_for(header) if version is None else version
-    symbols = section_symbols(tensors, bitstream.coded_elements(header, version))
+    coded = bitstream.coded_elements(header, version)
+    symbols = [replace(t, coded=coded.get(t.name)).coded_symbols() for t in tensors]
     scales = [best_scale_index(coded) for coded in symbols]
     payload = encode_sections([Section(coded, scale) for coded, scale in zip(symbols, scales)])
     sections = tuple(SectionCoding(t.step_index, scale) for t, scale in zip(tensors, scales))

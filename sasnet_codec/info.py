@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import bitstream
 from .bitstream import DEFAULT_MAX_PIXELS
-from .decoder import decode_container, section_symbols
+from .decoder import decode_container
 from .entropy import laplace_bits
 from .metrics import bits_per_pixel
 from .layout import parameter_count
@@ -22,9 +21,8 @@ def describe(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict[str, Any
     container, tensors = decode_container(data, max_pixels)
     header = container.header
     sections = []
-    coded = bitstream.coded_elements(header, container.version)
-    for tensor, coding, symbols in zip(tensors, container.sections,
-                                       section_symbols(tensors, coded)):
+    for tensor, coding in zip(tensors, container.sections):
+        symbols = tensor.coded_symbols()
         sections.append({
             "name": tensor.name, "shape": list(tensor.shape), "step": quantization_step(
                 coding.step_index), "step_index": coding.step_index,

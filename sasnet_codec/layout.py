@@ -1,5 +1,5 @@
-"""The shape of a network, derived from its config with integer arithmetic only (no torch):
-tensor shapes, embedding group sizes, hash-grid geometry. The bitstream parser uses this to
+"""The shape of a network, derived from its config with exact arithmetic only (no torch):
+tensor shapes, embedding group sizes, hash-grid geometry and the entries a render reads. The bitstream parser uses this to
 check a header's claims before anything is allocated; the network modules use it to build.
 """
 
@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from .coords import domain_extent
 
 if TYPE_CHECKING:
     from .config import ModelConfig
@@ -90,30 +89,30 @@ def grid_parameter_count(config: ModelConfig) -> int:
     return (last.offset + last.size) * config.grid_features
 
 
-READ_CHECK_CORNERS_PER_ENTRY = 8
-"""A grid level is checked for unread entries when its domain spans at most this many corners
-per entry; beyond, nearly every entry of a hashed level is read, and the check would cost a
-decoder more than it saves."""
+READ_CHECK_CORNERS_PER_ENTRY = 4
+"""Part of format 4, frozen: a grid level's unread entries are looked for only when the domain
+spans at most this many of its corners per entry. Beyond, a hashed level leaves few entries
+unread (about e^-4 of them), and a crafted header cannot make a decoder hash more than four
+corners per parameter it would build anyway."""
 
 
-def coded_elements(config: ModelConfig, width: int, height: int) -> dict[str, np.ndarray]:
-    """The elements a file of format 4 or later codes of each tensor it codes in part (flat
-    indices, ascending), for a width x height image; every other tensor is coded whole.
+def elements_read(config: ModelConfig, width: int, height: int) -> dict[str, np.ndarray]:
+    """The elements of each tensor that some render of a width x height image may read (flat
+    indices, ascending), for the tensors not read whole; empty when every element is read.
 
-    Only the grid table is cut: the entries that no render of the image's domain reads are
-    left out and decode as zero, so they cost no bits. Along an axis of half-extent e the
-    domain's grid input u spans (1 - e) / 2 .. (1 + e) / 2, so level l reads the corners
-    floor(u scale_l + 0.5) + {0, 1} for u in that span (float64 arithmetic). On a 3:2 image that
-    leaves out a third of each dense level's rows, its padding to a multiple of 8, and the
-    entries of a hashed level that no corner hashes to. Empty when nothing is left out."""
+    Only the grid table has unread entries: coordinates keep the aspect ratio while the grid
+    spans the unit square, so on a 3:2 image a third of each dense level's rows lie outside the
+    domain; each dense level's padding to a multiple of 8 is never indexed; and a hashed level
+    has entries that no corner of the domain hashes to. A level spanning more corners than
+    READ_CHECK_CORNERS_PER_ENTRY per entry counts as read whole. Format 4 codes only the
+    entries named here (the others decode as zero)."""
     if not config.has_masks:
         return {}
-    extents = domain_extent(width, height)
+    longest = max(width, height)
     kept, total = [], 0
     for level in grid_levels(config):
-        gx, gy = (np.arange(math.floor((1 - e) / 2 * level.scale + 0.5),
-                            math.floor((1 + e) / 2 * level.scale + 0.5) + 2, dtype=np.int64)
-                  for e in extents)
+        gx, gy = (np.arange(*_corner_span(length, longest, level.scale), dtype=np.int64)
+                  for length in (width, height))
         read = np.ones(level.size, dtype=bool)
         if len(gx) * len(gy) <= READ_CHECK_CORNERS_PER_ENTRY * level.size:
             read[:] = False
@@ -128,6 +127,20 @@ def coded_elements(config: ModelConfig, width: int, height: int) -> dict[str, np
         return {}
     features = np.arange(config.grid_features)
     return {"grid.table": (entries[:, None] * config.grid_features + features).ravel()}
+
+
+def _corner_span(length: int, longest: int, scale: float) -> tuple[int, int]:
+    """(first, last + 1) of the corners a grid level reads along an axis of `length` pixels of
+    an image whose longest side is `longest`. The domain's grid input u lies inside
+    ((L - A) / 2L, (L + A) / 2L), and at p = scale u + 1/2 a point reads the corners floor(p)
+    and floor(p) + 1. Exact rational arithmetic (the float32 scale is a dyadic rational), the
+    span widened by scale / 2^18 + 2^-10 of a cell: far above float32's error in p, so that a
+    render that comes within it of a border cannot read past the span."""
+    scale = Fraction(scale)
+    tolerance = scale / 2**18 + Fraction(1, 2**10)
+    low = Fraction(longest - length, 2 * longest) * scale + Fraction(1, 2) - tolerance
+    high = Fraction(longest + length, 2 * longest) * scale + Fraction(1, 2) + tolerance
+    return max(0, math.floor(low)), math.floor(high) + 2
 
 
 def weight_column_split(config: ModelConfig, layer: int) -> int | None:

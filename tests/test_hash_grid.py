@@ -1,13 +1,14 @@
 """The pure-PyTorch hash grid against a scalar re-statement of tiny-cuda-nn's rules."""
 
 import math
+import zlib
 
 import pytest
 import torch
 
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.coords import domain_extent, pixel_centres
-from sasnet_codec.layout import coded_elements, grid_levels, grid_parameter_count
+from sasnet_codec.layout import elements_read, grid_levels, grid_parameter_count
 from sasnet_codec.nn.hash_grid import HashGrid
 from sasnet_codec.nn.tcnn_grid import tcnn_available
 
@@ -47,7 +48,7 @@ def reference_corners(level, x, y):
 
 @pytest.mark.parametrize("width,height", [(24, 16), (16, 24), (37, 11), (20, 20)])
 def test_no_render_reads_a_grid_entry_that_format_4_leaves_out(width, height):
-    """Format 4 codes only the grid entries layout.coded_elements names and decodes the rest
+    """Format 4 codes only the grid entries layout.elements_read names and decodes the rest
     as zero: a render of the image's domain at any size must read none of the others (with a
     nonzero weight), and a fine render reads nearly all of the named ones."""
     config = ModelConfig(grid_levels=5, grid_features=2, grid_log2_size=7,
@@ -55,7 +56,7 @@ def test_no_render_reads_a_grid_entry_that_format_4_leaves_out(width, height):
     assert [level.dense for level in grid_levels(config)] == [True] * 3 + [False] * 2
     grid = HashGrid(config, torch.Generator().manual_seed(0))
     entries = grid_parameter_count(config) // 2
-    coded = coded_elements(config, width, height).get("grid.table")
+    coded = elements_read(config, width, height).get("grid.table")
     if coded is None:
         coded = torch.arange(2 * entries).numpy()
     assert (coded[0::2] % 2 == 0).all() and (coded[1::2] == coded[0::2] + 1).all()
@@ -70,6 +71,35 @@ def test_no_render_reads_a_grid_entry_that_format_4_leaves_out(width, height):
         read = set(lookup.index[lookup.weight > 0].tolist())
         assert read <= named
     assert len(read) >= 0.97 * len(named)
+
+
+def test_a_render_grazing_a_thin_images_border_reads_only_named_entries():
+    """A 1 x 4270 image rendered 65536 pixels wide: its outermost columns come within float32's
+    error of the domain's border on a level of scale ~2000, which the rule's tolerance
+    covers (without it one entry read there was left out)."""
+    config = ModelConfig(grid_levels=5, grid_features=1, grid_log2_size=13,
+                         grid_base_resolution=472, grid_scale_x64=131)
+    width, height = 1, 4270
+    grid = HashGrid(config, torch.Generator().manual_seed(0))
+    extent = domain_extent(width, height)
+    columns = [pixel_centres(65536, 1, extent, i, i + 1)[0, 0] for i in (0, 65535)]
+    rows = [pixel_centres(1, 1024, extent, j, j + 1)[0, 1] for j in (0, 1023)]
+    unit = (torch.tensor([[x, y] for x in columns for y in rows]) + 1) / 2
+    lookup = grid.lookup(unit)
+    named = set(elements_read(config, width, height)["grid.table"].tolist())
+    assert set(lookup.index[lookup.weight > 0].tolist()) <= named
+
+
+@pytest.mark.parametrize("config,width,height,count,crc", [
+    (ModelConfig(grid_features=1), 192, 128, 739, 2993914889),
+    (ModelConfig(grid_log2_size=6), 128, 192, 588, 3808518119),
+    (ModelConfig(grid_levels=10, grid_log2_size=13), 768, 512, 41710, 4483479),
+])
+def test_the_entries_format_4_codes_are_pinned(config, width, height, count, crc):
+    """Golden sets: the rule is part of the format, so any change to it must bump the format
+    version and update these."""
+    elements = elements_read(config, width, height)["grid.table"]
+    assert len(elements) == count and zlib.crc32(elements.astype("<i8").tobytes()) == crc
 
 
 def test_indices_and_outputs_match_the_hand_computed_case():
