@@ -1,6 +1,7 @@
 """The shape of a network, derived from its config with exact arithmetic only (no torch):
-tensor shapes, embedding group sizes, hash-grid geometry and the entries a render reads. The bitstream parser uses this to
-check a header's claims before anything is allocated; the network modules use it to build.
+tensor shapes, embedding group sizes, hash-grid geometry and the grid entries a render reads.
+The bitstream parser uses this to check a header's claims before anything is allocated; the
+network modules use it to build.
 """
 
 from __future__ import annotations
