@@ -586,6 +586,7 @@ def test_container_ablation_rewrites_each_cached_file_and_refuses_a_stranger(tmp
     root = tmp_path / "cache" / "tiny" / today["codec_fingerprint"]
     coded = rd_cache.cached_file(root, today["per_image"][0])
     container, tensors = decode_container(coded.read_bytes())
-    coded.write_bytes(pack_tensors(tensors, container.header, version=1))   # a readable file, but not the one its row measured
+    # a readable file, but not the one its row measured
+    coded.write_bytes(pack_tensors(tensors, container.header, version=1))
     with pytest.raises(SystemExit, match="not the file its results row measured"):
         container_ablation.main(args)
