@@ -5,7 +5,7 @@
 
 Reads an rd_curve results folder (its sasnet.json and the Pillow codecs' files) and the .sas
 files its sasnet rows name in the cache, writes every file again in container version
-`--version` (the same network: `encoder.pack_tensors(..., version=N)`), and reports the
+`--version` (the same network: `encoder.repack(data, version=N)`), and reports the
 codec's curve against that rewrite in rd_curve's summary form. The PSNR of each row is the
 file's own; only the bytes change, so no encode runs and the comparison is exact. A file
 whose network the older format cannot hold (format 3's split first layer in format 1 or 2)
@@ -21,8 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sasnet_codec import CodecError, bitstream
-from sasnet_codec.decoder import decode_container
-from sasnet_codec.encoder import pack_tensors
+from sasnet_codec.encoder import repack
 
 from .rd_cache import cached_file, row_from
 from .rd_report import aggregate, plot, summary_markdown
@@ -40,7 +39,7 @@ def rewritten(report: dict, cache: Path, dataset: str, version: int) -> dict:
             raise SystemExit(f"{path}: not in the cache, so its row cannot be rewritten")
         data = path.read_bytes()
         try:
-            container, tensors = decode_container(data)
+            container = bitstream.unpack(data)
         except CodecError as error:
             raise SystemExit(f"{path}: {error}") from None
         pixels = container.header.width * container.header.height
@@ -48,7 +47,7 @@ def rewritten(report: dict, cache: Path, dataset: str, version: int) -> dict:
         if row is None or abs(len(data) * 8 / pixels - row.bpp) > 1e-9:
             raise SystemExit(f"{path}: not the file its results row measured")
         try:
-            older = pack_tensors(tensors, container.header, version)
+            older = repack(data, version)
         except ValueError as error:   # a network that only a newer format holds
             raise SystemExit(f"{path}: {error}") from None
         rows.append(replace(row, codec="older", bpp=len(older) * 8 / pixels))

@@ -195,14 +195,12 @@ def repacked(data: bytes) -> bytes:
     """A .sas file in today's container: the same network, so a format change that alters no
     coded value does not cost every encode again."""
     from sasnet_codec import CodecError
-    from sasnet_codec.decoder import decode_container
-    from sasnet_codec.encoder import pack_tensors
+    from sasnet_codec.encoder import repack
 
     try:
-        container, tensors = decode_container(data)
+        return repack(data)
     except CodecError:   # not a file today's decoder reads: compared as it is
         return data
-    return pack_tensors(tensors, container.header)
 
 
 def run(args: argparse.Namespace) -> dict[str, dict]:

@@ -32,7 +32,7 @@ from .layout import parameter_count, parameter_shapes
 
 MAGIC = b"SAS"
 FORMAT_VERSION = 4
-"""The newest format this writer knows (see version_for)."""
+"""The newest format this writer knows (see payload_plan)."""
 READABLE_VERSIONS = (1, 2, 3, 4)
 CODED_IN_PART_SINCE = 4
 """The format that leaves unread grid entries out of the payload."""
@@ -131,26 +131,23 @@ def config_fields(version: int) -> tuple[str, ...]:
     return tuple(name for name in CONFIG_FIELDS if FIELD_SINCE.get(name, 1) <= version)
 
 
-def version_for(header: Header) -> int:
-    """The format a writer uses: the oldest of 2 and up that holds the network at its smallest
+def payload_plan(header: Header, version: int | None = None
+                 ) -> tuple[int, dict[str, np.ndarray]]:
+    """A file's format and the elements its payload holds of each tensor it holds in part (the
+    rest decode as zero; from format 4 on, the elements a render may read). Without `version`,
+    the format a writer uses: the oldest of 2 and up that holds the network at its smallest
     (as ZIP's "version needed to extract"), so older decoders read every file they could."""
-    needed = [FIELD_SINCE[name] for name in FIELD_SINCE
-              if getattr(header.model, name) != CONFIG_REFERENCE[name]]
-    if layout.elements_read(header.model, header.width, header.height):
-        needed.append(CODED_IN_PART_SINCE)
-    return max([2] + needed)
-
-
-def coded_elements(header: Header, version: int) -> dict[str, np.ndarray]:
-    """The elements the payload of a format-`version` file holds of each tensor it holds in
-    part (the rest decode as zero): from format 4 on, those a render may read."""
-    if version < CODED_IN_PART_SINCE:
-        return {}
-    return layout.elements_read(header.model, header.width, header.height)
+    read = (layout.elements_read(header.model, header.width, header.height)
+            if version is None or version >= CODED_IN_PART_SINCE else {})
+    if version is None:
+        needed = [FIELD_SINCE[name] for name in FIELD_SINCE
+                  if getattr(header.model, name) != CONFIG_REFERENCE[name]]
+        version = max([2] + needed + ([CODED_IN_PART_SINCE] if read else []))
+    return version, read if version >= CODED_IN_PART_SINCE else {}
 
 
 def pack(container: Container) -> bytes:
-    """The file of `container`, in its format (version_for's, or 1 for decoders that predate
+    """The file of `container`, in its format (payload_plan's, or 1 for decoders that predate
     format 2 and to measure what a newer one saves)."""
     header, version = container.header, container.version
     model = header.model

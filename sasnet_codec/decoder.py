@@ -56,7 +56,7 @@ def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     """The parsed container and every tensor's decoded symbols (zero where not coded)."""
     container = bitstream.unpack(data, max_pixels)
     shapes = parameter_shapes(container.header.model)
-    coded = bitstream.coded_elements(container.header, container.version)
+    _, coded = bitstream.payload_plan(container.header, container.version)
     layout = [(len(coded[name]) if name in coded else math.prod(shape), section.scale_index)
               for (name, shape), section in zip(shapes, container.sections)]
     tensors = []

@@ -16,7 +16,7 @@ import numpy as np
 from . import bitstream
 from .bitstream import Container, Header, SectionCoding
 from .config import EncoderConfig
-from .decoder import QuantizedTensor, decode
+from .decoder import QuantizedTensor, decode, decode_container
 from .device import resolve_device
 from .entropy import Section, best_scale_index, encode_sections
 from .errors import CodecError
@@ -106,7 +106,7 @@ def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
     result = fit(image, config.model, config.fit, progress, targets)
     header = Header(image.width, image.height, image.bit_depth, config.model)
     search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
-                        bitstream.coded_elements(header, bitstream.version_for(header)))
+                        bitstream.payload_plan(header)[1])
     return result.model, result.psnr, search
 
 
@@ -134,15 +134,21 @@ def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) ->
 
 def pack_tensors(tensors: list[QuantizedTensor], header: Header, version: int | None = None
                  ) -> bytes:
-    """The file of these tensors in format `version` (by default bitstream.version_for's):
+    """The file of these tensors in format `version` (by default bitstream.payload_plan's):
     each section's symbols entropy-coded at their best Laplace scale."""
-    version = bitstream.version_for(header) if version is None else version
-    coded = bitstream.coded_elements(header, version)
+    version, coded = bitstream.payload_plan(header, version)
     symbols = [replace(t, coded=coded.get(t.name)).coded_symbols() for t in tensors]
     scales = [best_scale_index(coded) for coded in symbols]
     payload = encode_sections([Section(coded, scale) for coded, scale in zip(symbols, scales)])
     sections = tuple(SectionCoding(t.step_index, scale) for t, scale in zip(tensors, scales))
     return bitstream.pack(Container(header, sections, payload, version))
+
+
+def repack(data: bytes, version: int | None = None) -> bytes:
+    """A .sas file's network written again in format `version` (by default the one a writer
+    uses now): to measure what a format saves, or to carry files across a format change."""
+    container, tensors = decode_container(data)
+    return pack_tensors(tensors, container.header, version)
 
 
 def encode_file(input_path: str | os.PathLike, output_path: str | os.PathLike,

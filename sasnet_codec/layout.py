@@ -114,9 +114,9 @@ def elements_read(config: ModelConfig, width: int, height: int) -> dict[str, np.
     for level in grid_levels(config):
         gx, gy = (np.arange(*_corner_span(length, longest, level.scale), dtype=np.int64)
                   for length in (width, height))
-        read = np.ones(level.size, dtype=bool)
-        if len(gx) * len(gy) <= READ_CHECK_CORNERS_PER_ENTRY * level.size:
-            read[:] = False
+        checked = len(gx) * len(gy) <= READ_CHECK_CORNERS_PER_ENTRY * level.size
+        read = np.zeros(level.size, dtype=bool) if checked else np.ones(level.size, dtype=bool)
+        if checked:
             for rows in np.array_split(gy, max(1, len(gx) * len(gy) >> 20)):
                 index = (gx[None, :] + rows[:, None] * level.resolution if level.dense
                          else spatial_hash(gx[None, :], rows[:, None]))

@@ -4,7 +4,7 @@ import pytest
 
 from sasnet_codec.bitstream import (CONFIG_REFERENCE, FORMAT_VERSION, Container, Header,
                                     SectionCoding, _BitReader, _BitWriter, _header_bits, pack,
-                                    unpack, version_for, version_of)
+                                    payload_plan, unpack, version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
@@ -20,7 +20,7 @@ def container_for(model: ModelConfig, payload: bytes = b"\x01\x02\x03\x04" * 3,
     """A container of made-up codings, in the format a writer would use (or `version`)."""
     sections = tuple(SectionCoding(40 + i, 60 + i) for i in range(len(parameter_shapes(model))))
     header = Header(width, height, bit_depth, model)
-    return Container(header, sections, payload, version or version_for(header))
+    return Container(header, sections, payload, version or payload_plan(header)[0])
 
 
 def test_round_trip():

@@ -138,15 +138,15 @@ def test_a_file_leaves_out_the_grid_entries_no_render_reads(encoded, small_image
     format 3 instead (every entry coded), the same network decodes to the same pixels at any
     size, in more bytes."""
     from sasnet_codec.decoder import decode_container
-    from sasnet_codec.encoder import pack_tensors
+    from sasnet_codec.encoder import repack
 
     container, tensors = decode_container(encoded.data)
     assert container.version == 4
-    coded = sc.bitstream.coded_elements(container.header, 4)["grid.table"]
+    coded = sc.bitstream.payload_plan(container.header, 4)[1]["grid.table"]
     table = next(tensor for tensor in tensors if tensor.name == "grid.table")
     assert len(coded) < table.symbols.size
     assert not np.delete(table.symbols, coded).any()   # the rest decode as zero
-    in_format_3 = pack_tensors(tensors, container.header, version=3)
+    in_format_3 = repack(encoded.data, version=3)
     assert sc.bitstream.version_of(in_format_3) == 3 and len(in_format_3) > len(encoded.data)
     for size in ({}, {"scale": 2.5}, {"width": 7, "height": 30}):
         assert np.array_equal(sc.decode(in_format_3, **size), sc.decode(encoded.data, **size))
