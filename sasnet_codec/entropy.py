@@ -3,7 +3,9 @@
 Each section (one tensor) is coded with a zero-mean quantized Laplace model whose scale is an
 index into `tables.laplace_scale`, chosen by the encoder to minimise that section's exact code
 length. All sections share one range-coder stream, so the file pays for one flush, not one per
-tensor.
+tensor. The stream is a string of 32-bit words: little-endian (formats 1-4), or big-endian and
+trimmed (format 5): its last bytes set to zero wherever decoding allows, then left out, since a
+decoder puts zero bytes back up to a whole word.
 """
 
 from __future__ import annotations
@@ -66,8 +68,8 @@ def best_bits(symbols: np.ndarray) -> float:
     return _best_coding(symbols)[0]
 
 
-def encode_sections(sections: list[Section]) -> bytes:
-    """All sections, in order, as one range-coded byte string."""
+def encode_sections(sections: list[Section], trimmed: bool = False) -> bytes:
+    """All sections, in order, as one range-coded byte string (`trimmed`: format 5's)."""
     encoder = constriction.stream.queue.RangeEncoder()
     for section in sections:
         symbols = np.ascontiguousarray(section.symbols, dtype=np.int32)
@@ -75,16 +77,50 @@ def encode_sections(sections: list[Section]) -> bytes:
             raise ValueError("symbol outside the coder's range")
         if symbols.size:
             encoder.encode(symbols, _model(section.scale_index))
-    return encoder.get_compressed().astype("<u4").tobytes()
+    words = encoder.get_compressed()
+    if not trimmed:
+        return words.astype("<u4").tobytes()
+    layout = [(len(section.symbols), section.scale_index) for section in sections]
+    return _trimmed(words.astype(">u4").tobytes(), layout, [s.symbols for s in sections])
 
 
-def decode_sections(payload: bytes, layout: list[tuple[int, int]]) -> list[np.ndarray]:
+TRIM_BYTES_TRIED = 7
+"""The most trailing bytes the trimming tries to zero (the coder's flush is two words)."""
+
+
+def _trimmed(stream: bytes, layout: list[tuple[int, int]], symbols: list[np.ndarray]) -> bytes:
+    """The shortest byte string that a trimmed decode reads as the same symbols: the stream,
+    read as one big-endian number, rounded down or up to a multiple of 256^k for the largest k
+    that still decodes every symbol (the range coder's final interval spans many values), its
+    zero bytes then cut off the end. A decoder reads zeros past the end (constriction's range
+    decoder reads missing words as zero; a test pins it), so any zero bytes may go."""
+    value, length = int.from_bytes(stream, "big"), len(stream)
+    for count in range(min(TRIM_BYTES_TRIED, length), 0, -1):
+        unit = 256 ** count
+        for candidate in (value // unit * unit, (value // unit + 1) * unit):
+            if candidate >= 256 ** length:
+                continue
+            short = candidate.to_bytes(length, "big").rstrip(b"\0")
+            try:
+                decoded = decode_sections(short, layout, trimmed=True)
+            except CodecError:
+                continue
+            if all(np.array_equal(a, b) for a, b in zip(decoded, symbols)):
+                return short
+    return stream.rstrip(b"\0")
+
+
+def decode_sections(payload: bytes, layout: list[tuple[int, int]], trimmed: bool = False
+                    ) -> list[np.ndarray]:
     """Inverse of encode_sections; layout lists (symbol count, scale index) per section."""
-    if len(payload) % 4:
+    if trimmed:
+        words = np.frombuffer(payload + bytes(-len(payload) % 4), dtype=">u4")
+    elif len(payload) % 4:
         raise CodecError("corrupt payload: its length is not a whole number of 32-bit words")
-    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    else:
+        words = np.frombuffer(payload, dtype="<u4")
     try:
-        decoder = constriction.stream.queue.RangeDecoder(words)
+        decoder = constriction.stream.queue.RangeDecoder(words.astype(np.uint32))
         return [
             decoder.decode(_model(scale), count).astype(np.int32) if count
             else np.zeros(0, np.int32)
