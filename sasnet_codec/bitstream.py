@@ -42,8 +42,10 @@ WRITTEN_VERSIONS = (2, 3, 4, 5)
 """The formats a writer chooses among (format 1 only on request)."""
 CODED_IN_PART_SINCE = 4
 """The format that leaves unread grid entries out of the payload."""
-COMPACT_SINCE = 5
-"""The format that codes section codings against SECTION_REFERENCE and trims the payload."""
+REFERENCED_SECTIONS_SINCE = 5
+"""The format that codes each tensor's step and scale indices against SECTION_REFERENCE."""
+TRIMMED_PAYLOAD_SINCE = 5
+"""The format whose payload words are big-endian, without the stream's trailing zero bytes."""
 DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
@@ -90,7 +92,7 @@ wrote, frozen here; a tensor the table lacks is coded against (0, 0)."""
 SECTION_CODE_ORDER = 3
 """Format 5's section codings are Exp-Golomb codes of this order (their spread is 4-8)."""
 EXP_GOLOMB_MAX_ZEROS = 32
-"""Longest Exp-Golomb prefix a reader accepts (values below 2^32)."""
+"""Longest Exp-Golomb prefix a reader accepts (values below 2^(32 + order))."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,8 @@ def versions_holding(model: ModelConfig) -> tuple[int, ...]:
 
 
 def section_reference(name: str) -> tuple[int, int]:
-    """Format 5's reference (step index, scale index - 2 x step index) for a tensor."""
+    """Format 5's reference (step index, scale index - 2 x step index) for a tensor: its
+    name's, with a leading "hidden<digits>" read as "hidden"."""
     return SECTION_REFERENCE.get(re.sub(r"^hidden\d+", "hidden", name), (0, 0))
 
 
@@ -192,6 +195,10 @@ def pack(container: Container) -> bytes:
     if missing:
         raise ValueError(f"format {version} cannot hold {missing}={getattr(model, missing)} "
                          f"(format {FIELD_SINCE[missing]} can)")
+    if not all(_in_tables(s.step_index, s.scale_index) for s in container.sections):
+        raise ValueError("a step or scale index outside its table")
+    if version >= TRIMMED_PAYLOAD_SINCE and container.payload.endswith(b"\0"):
+        raise ValueError(f"a format-{version} payload is trimmed of its trailing zero bytes")
     flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
              | model.channels - 1)
     out = bytearray(MAGIC)
@@ -224,10 +231,10 @@ def _header_bits(version: int, width: int, height: int, flags: int, fields: dict
         for name in config_fields(version):
             bits.signed(fields[name] - CONFIG_REFERENCE[name])
     for name, step_index, scale_index in sections:
-        if version >= COMPACT_SINCE:
-            step_reference, value_reference = section_reference(name)
+        if version >= REFERENCED_SECTIONS_SINCE:
+            step_reference, own_scale_reference = section_reference(name)
             bits.signed(step_index - step_reference, SECTION_CODE_ORDER)
-            bits.signed(scale_index - 2 * step_index - value_reference, SECTION_CODE_ORDER)
+            bits.signed(scale_index - 2 * step_index - own_scale_reference, SECTION_CODE_ORDER)
         else:
             bits.fixed(step_index, 8)
             bits.fixed(scale_index, 8)
@@ -347,9 +354,9 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
         if reader.fixed(-reader.pos % 8):
             raise CodecError("corrupt .sas header: nonzero padding bits")
         payload = reader.take_bytes((reader.end - reader.pos) // 8)
-    if version >= COMPACT_SINCE and payload.endswith(b"\0"):   # a writer trims every zero
-        raise CodecError("corrupt .sas file: unexpected bytes after the payload")
-    if version < COMPACT_SINCE and len(payload) % 4:
+    if version >= TRIMMED_PAYLOAD_SINCE and payload.endswith(b"\0"):   # a writer trims them
+        raise CodecError(f"corrupt .sas file: a format-{version} payload ends in a zero byte")
+    if version < TRIMMED_PAYLOAD_SINCE and len(payload) % 4:
         raise CodecError("corrupt .sas file: the payload is not a whole number of 32-bit words")
     header = Header(width, height, 16 if flags & 0x4 else 8, model)
     return Container(header, sections, payload, version)
@@ -357,11 +364,15 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
 
 def _section_coding(reader: _BitReader, version: int, name: str) -> SectionCoding:
     """One tensor's step and scale indices, checked against their tables' range."""
-    if version < COMPACT_SINCE:
+    if version < REFERENCED_SECTIONS_SINCE:
         return SectionCoding(reader.fixed(8), reader.fixed(8))
-    step_reference, value_reference = section_reference(name)
+    step_reference, own_scale_reference = section_reference(name)
     step_index = step_reference + reader.signed(SECTION_CODE_ORDER)
-    scale_index = value_reference + 2 * step_index + reader.signed(SECTION_CODE_ORDER)
-    if not (0 <= step_index < QUANT_STEP_COUNT and 0 <= scale_index < LAPLACE_SCALE_COUNT):
+    scale_index = own_scale_reference + 2 * step_index + reader.signed(SECTION_CODE_ORDER)
+    if not _in_tables(step_index, scale_index):
         raise CodecError("corrupt .sas header: a section's step or scale is out of range")
     return SectionCoding(step_index, scale_index)
+
+
+def _in_tables(step_index: int, scale_index: int) -> bool:
+    return 0 <= step_index < QUANT_STEP_COUNT and 0 <= scale_index < LAPLACE_SCALE_COUNT

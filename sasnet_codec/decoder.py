@@ -59,8 +59,8 @@ def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     coded = bitstream.coded_elements(container.header, container.version)
     layout = [(len(coded[name]) if name in coded else math.prod(shape), section.scale_index)
               for (name, shape), section in zip(shapes, container.sections)]
-    decoded = decode_sections(container.payload, layout,
-                              trimmed=container.version >= bitstream.COMPACT_SINCE)
+    trimmed = container.version >= bitstream.TRIMMED_PAYLOAD_SINCE
+    decoded = decode_sections(container.payload, layout, big_endian_trimmed=trimmed)
     tensors = []
     for (name, shape), section, values in zip(shapes, container.sections, decoded):
         if name in coded:

@@ -105,6 +105,7 @@ def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
     elements the file will code."""
     result = fit(image, config.model, config.fit, progress, targets)
     header = Header(image.width, image.height, image.bit_depth, config.model)
+    # rates the newest format's coded elements (an older one is written only if no larger)
     search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
                         bitstream.coded_elements(header, bitstream.FORMAT_VERSION))
     return result.model, result.psnr, search
@@ -144,7 +145,7 @@ def pack_tensors(tensors: list[QuantizedTensor], header: Header, version: int | 
     symbols = [replace(t, coded=coded.get(t.name)).coded_symbols() for t in tensors]
     scales = [best_scale_index(part) for part in symbols]
     payload = encode_sections([Section(part, scale) for part, scale in zip(symbols, scales)],
-                              trimmed=version >= bitstream.COMPACT_SINCE)
+                              version >= bitstream.TRIMMED_PAYLOAD_SINCE)
     sections = tuple(SectionCoding(t.step_index, scale) for t, scale in zip(tensors, scales))
     return bitstream.pack(Container(header, sections, payload, version))
 

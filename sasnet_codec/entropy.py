@@ -18,6 +18,9 @@ import numpy as np
 from .errors import CodecError
 from .tables import LAPLACE_SCALE_COUNT, laplace_scale
 
+FINAL_STATE_BYTES = 8
+"""The range coder's final state is two 32-bit words: at most these last bytes of a stream are
+slack that trimming may round to zero."""
 SYMBOL_LIMIT = 32767
 """Symbols lie in [-SYMBOL_LIMIT, SYMBOL_LIMIT]; the quantizer never picks a step that
 exceeds it. The wide support costs under 0.01 bit per symbol (constriction gives each symbol
@@ -68,8 +71,9 @@ def best_bits(symbols: np.ndarray) -> float:
     return _best_coding(symbols)[0]
 
 
-def encode_sections(sections: list[Section], trimmed: bool = False) -> bytes:
-    """All sections, in order, as one range-coded byte string (`trimmed`: format 5's)."""
+def encode_sections(sections: list[Section], big_endian_trimmed: bool = False) -> bytes:
+    """All sections, in order, as one range-coded byte string: little-endian words, or
+    (`big_endian_trimmed`, format 5) big-endian words ending on as few bytes as decode alike."""
     encoder = constriction.stream.queue.RangeEncoder()
     for section in sections:
         symbols = np.ascontiguousarray(section.symbols, dtype=np.int32)
@@ -78,42 +82,52 @@ def encode_sections(sections: list[Section], trimmed: bool = False) -> bytes:
         if symbols.size:
             encoder.encode(symbols, _model(section.scale_index))
     words = encoder.get_compressed()
-    if not trimmed:
+    if not big_endian_trimmed:
         return words.astype("<u4").tobytes()
+    return _trimmed(words.astype(">u4").tobytes(), sections)
+
+
+def _trimmed(stream: bytes, sections: list[Section]) -> bytes:
+    """The stream, read as one big-endian number, rounded down or up to a multiple of 256^k
+    for the largest k that still decodes every symbol, its zero bytes then cut off the end (a
+    decoder reads zeros past the end: constriction's range decoder reads missing words as
+    zero, and a test pins it). The values that decode alike form one interval around the
+    stream's (the coder's final range), so k works only if the nearest multiples below and
+    above do, and every smaller k works too: a binary search over k, each step checked by
+    decoding."""
     layout = [(len(section.symbols), section.scale_index) for section in sections]
-    return _trimmed(words.astype(">u4").tobytes(), layout, [s.symbols for s in sections])
-
-
-TRIM_BYTES_TRIED = 7
-"""The most trailing bytes the trimming tries to zero (the coder's flush is two words)."""
-
-
-def _trimmed(stream: bytes, layout: list[tuple[int, int]], symbols: list[np.ndarray]) -> bytes:
-    """The shortest byte string that a trimmed decode reads as the same symbols: the stream,
-    read as one big-endian number, rounded down or up to a multiple of 256^k for the largest k
-    that still decodes every symbol (the range coder's final interval spans many values), its
-    zero bytes then cut off the end. A decoder reads zeros past the end (constriction's range
-    decoder reads missing words as zero; a test pins it), so any zero bytes may go."""
     value, length = int.from_bytes(stream, "big"), len(stream)
-    for count in range(min(TRIM_BYTES_TRIED, length), 0, -1):
+
+    def rounded(count: int) -> bytes | None:
+        """The stream rounded to a multiple of 256^count that decodes alike, trimmed."""
         unit = 256 ** count
         for candidate in (value // unit * unit, (value // unit + 1) * unit):
             if candidate >= 256 ** length:
                 continue
             short = candidate.to_bytes(length, "big").rstrip(b"\0")
             try:
-                decoded = decode_sections(short, layout, trimmed=True)
+                decoded = decode_sections(short, layout, big_endian_trimmed=True)
             except CodecError:
                 continue
-            if all(np.array_equal(a, b) for a, b in zip(decoded, symbols)):
+            if all(np.array_equal(d, s.symbols) for d, s in zip(decoded, sections)):
                 return short
-    return stream.rstrip(b"\0")
+        return None
+
+    best, low, high = stream, 1, min(FINAL_STATE_BYTES, length)
+    while low <= high:   # when no k works, the stream's last byte is not zero: kept whole
+        middle = (low + high) // 2
+        short = rounded(middle)
+        if short is None:
+            high = middle - 1
+        else:
+            best, low = short, middle + 1
+    return best
 
 
-def decode_sections(payload: bytes, layout: list[tuple[int, int]], trimmed: bool = False
-                    ) -> list[np.ndarray]:
+def decode_sections(payload: bytes, layout: list[tuple[int, int]],
+                    big_endian_trimmed: bool = False) -> list[np.ndarray]:
     """Inverse of encode_sections; layout lists (symbol count, scale index) per section."""
-    if trimmed:
+    if big_endian_trimmed:
         words = np.frombuffer(payload + bytes(-len(payload) % 4), dtype=">u4")
     elif len(payload) % 4:
         raise CodecError("corrupt payload: its length is not a whole number of 32-bit words")

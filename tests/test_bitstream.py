@@ -144,6 +144,11 @@ def test_a_format_5_step_or_scale_beyond_its_table_is_refused():
         header = _header_bits(5, 8, 8, 2 | 2 << 3, model.to_dict(), sections, 0)
         with pytest.raises(CodecError, match="out of range"):
             unpack(reseal(b"SAS\x05" + header + b"\x01"))
+        sections = tuple(SectionCoding(step, value + 2 * step) for _ in sections)
+        with pytest.raises(ValueError, match="outside its table"):   # nor is it written
+            pack(Container(Header(8, 8, 8, model), sections, b"\x01", 5))
+    with pytest.raises(ValueError, match="trimmed"):
+        pack(container_for(model, payload=b"\x01\x00", version=5))
 
 
 def test_header_overhead_of_default_configs_fits_the_rate_targets_allowance():
@@ -186,7 +191,7 @@ def test_absurd_network_is_refused():
 
 
 def test_trailing_bytes_are_refused():
-    for version, error in ((2, "whole number"), (5, "after the payload")):
+    for version, error in ((2, "whole number"), (5, "ends in a zero byte")):
         data = pack(container_for(ModelConfig(), version=version))
         with pytest.raises(CodecError, match=error):   # the payload runs to the CRC
             unpack(reseal(data[:-4] + b"\x00"))

@@ -41,10 +41,10 @@ def test_a_trimmed_payload_decodes_the_same_in_fewer_bytes():
                     for scale, count in ((2, int(rng.integers(1, 300))), (9, 40))]
         sections = [Section(s.symbols, best_scale_index(s.symbols)) for s in sections]
         layout = [(len(s.symbols), s.scale_index) for s in sections]
-        whole, trimmed = encode_sections(sections), encode_sections(sections, trimmed=True)
+        whole, trimmed = (encode_sections(sections, big) for big in (False, True))
         assert not trimmed.endswith(b"\0")
         for payload in (trimmed, trimmed + bytes(9)):
-            decoded = decode_sections(payload, layout, trimmed=True)
+            decoded = decode_sections(payload, layout, big_endian_trimmed=True)
             assert all(np.array_equal(s.symbols, d) for s, d in zip(sections, decoded))
         saved.append(len(whole) - len(trimmed))
     assert min(saved) >= 0 and np.mean(saved) > 1
@@ -86,7 +86,7 @@ def test_payload_bytes_are_pinned():
     symbols = np.array([0, 1, -1, 2, -3, 0, 0, 5, -8, 13, 0, 1], dtype=np.int32)
     sections = [Section(symbols, 50), Section(symbols[::-1].copy(), 70)]
     assert encode_sections(sections).hex() == PAYLOAD_GOLDEN
-    assert encode_sections(sections, trimmed=True).hex() == TRIMMED_GOLDEN
+    assert encode_sections(sections, big_endian_trimmed=True).hex() == TRIMMED_GOLDEN
 
 
 PAYLOAD_GOLDEN = "1918609684352f0fe09b5f8ceda90c75"
