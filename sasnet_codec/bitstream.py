@@ -1,15 +1,17 @@
 """The .sas container: the only module that packs or parses bytes. Layout in docs/bitstream.md.
 
-Formats 2 to 4 (written):
-    magic "SAS" | version u8 | header bits | payload (range-coded 32-bit words, little-endian)
-    | CRC-32 (little-endian) of every byte before it
+Formats 2 to 5 (written):
+    magic "SAS" | version u8 | header bits | payload (range-coded 32-bit words) | CRC-32
+    (little-endian) of every byte before it
 where the header bits are Exp-Golomb codes (as H.264's ue/se) of the size, 5 flag bits, each
-model config field as its difference from CONFIG_REFERENCE, then per tensor 8-bit step and
+model config field as its difference from CONFIG_REFERENCE, then per tensor its step and
 Laplace scale indices, zero-padded to a byte; the payload runs to the CRC. Format 3 adds one
 config field (split_first_hidden); format 4 leaves out of the payload the grid entries that no
-render of the image reads (layout.elements_read). A network is written in the oldest format
-that holds it at its smallest, so a file that format 2 holds as well is format 2, byte for
-byte, and older decoders read it.
+render of the image reads (layout.elements_read); format 5 codes each tensor's indices as their
+differences from SECTION_REFERENCE (formats 2-4: 8 bits each) and its payload's words
+big-endian, trimmed of their last zero bytes (formats 2-4: little-endian whole words). A
+network is written in the format that holds it in the fewest bytes, the oldest of equals, so a
+file that format 2 holds as well is format 2, byte for byte, and older decoders read it.
 
 Format 1 (still read): the same fields as varints and bytes, with an explicit payload length.
 
@@ -19,6 +21,7 @@ anything is allocated.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -29,13 +32,20 @@ from . import layout
 from .config import ARCHITECTURES, ModelConfig
 from .errors import CodecError
 from .layout import parameter_count, parameter_shapes
+from .tables import LAPLACE_SCALE_COUNT, QUANT_STEP_COUNT
 
 MAGIC = b"SAS"
-FORMAT_VERSION = 4
-"""The newest format this writer knows (see payload_plan)."""
-READABLE_VERSIONS = (1, 2, 3, 4)
+FORMAT_VERSION = 5
+"""The newest format this writer knows."""
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
+WRITTEN_VERSIONS = (2, 3, 4, 5)
+"""The formats a writer chooses among (format 1 only on request)."""
 CODED_IN_PART_SINCE = 4
 """The format that leaves unread grid entries out of the payload."""
+REFERENCED_SECTIONS_SINCE = 5
+"""The format that codes each tensor's step and scale indices against SECTION_REFERENCE."""
+TRIMMED_PAYLOAD_SINCE = 5
+"""The format whose payload words are big-endian, without the stream's trailing zero bytes."""
 DEFAULT_MAX_PIXELS = 1 << 26
 """Largest image (width x height) a decoder agrees to produce unless raised: 64 Mpixel, about
 200 MB as 8-bit RGB. Applies to the coded size and to any requested render size."""
@@ -67,8 +77,22 @@ CONFIG_REFERENCE = {
 """Formats 2 and up code each config field as its difference from this value: ModelConfig's defaults
 when the format was made, frozen here so that a new default never changes an old file. A field
 at its reference costs one bit; the presets' headers take 6-10 bytes instead of 18."""
+SECTION_REFERENCE = {
+    "embedding.phase": (51, 58), "first.weight": (86, 17), "first.bias": (95, -40),
+    "hidden.weight": (75, -54), "hidden.weight_low": (82, -56), "hidden.weight_high": (73, -55),
+    "hidden.bias": (82, -42), "output.weight": (74, -29), "output.bias": (77, -29),
+    "grid.table": (29, 57), "mask.hidden.weight": (46, 38), "mask.hidden.bias": (50, 37),
+    "mask.out.weight": (37, 45), "mask.out.bias": (42, 35),
+}
+"""Format 5 codes each tensor's step index `i` and Laplace scale index `j` as the differences
+of `i` and of `j - 2 i` (the Laplace scale in the tensor's own units, not in steps: it varies
+less) from this pair, keyed by the tensor's name with its hidden layer's number left out. The
+values are the medians over the Kodak-mini encodes of qualities 1-7 that format 4's codec
+wrote, frozen here; a tensor the table lacks is coded against (0, 0)."""
+SECTION_CODE_ORDER = 3
+"""Format 5's section codings are Exp-Golomb codes of this order (their spread is 4-8)."""
 EXP_GOLOMB_MAX_ZEROS = 32
-"""Longest Exp-Golomb prefix a reader accepts (values below 2^32)."""
+"""Longest Exp-Golomb prefix a reader accepts (values below 2^(32 + order))."""
 
 
 @dataclass(frozen=True)
@@ -104,14 +128,16 @@ class _BitWriter:
             raise ValueError(f"{value} does not fit in {width} bits")
         self.value, self.length = self.value << width | value, self.length + width
 
-    def unsigned(self, value: int) -> None:
-        """Exp-Golomb ue(v): v + 1 in binary after as many zeros as it has bits, less one."""
-        width = (value + 1).bit_length()
-        self.fixed(value + 1, 2 * width - 1)
+    def unsigned(self, value: int, order: int = 0) -> None:
+        """Exp-Golomb ue(v) of order k: ue(v >> k) (v + 1 in binary after as many zeros as it
+        has bits, less one), then the k low bits of v."""
+        width = ((value >> order) + 1).bit_length()
+        self.fixed((value >> order) + 1, 2 * width - 1)
+        self.fixed(value & ((1 << order) - 1), order)
 
-    def signed(self, value: int) -> None:
+    def signed(self, value: int, order: int = 0) -> None:
         """se(v): 0, 1, -1, 2, -2, ... as ue 0, 1, 2, 3, 4, ..."""
-        self.unsigned(2 * value - 1 if value > 0 else -2 * value)
+        self.unsigned(2 * value - 1 if value > 0 else -2 * value, order)
 
     def varint(self, value: int) -> None:
         """Format 1's unsigned LEB128 (byte-aligned there)."""
@@ -131,42 +157,56 @@ def config_fields(version: int) -> tuple[str, ...]:
     return tuple(name for name in CONFIG_FIELDS if FIELD_SINCE.get(name, 1) <= version)
 
 
-def payload_plan(header: Header, version: int | None = None
-                 ) -> tuple[int, dict[str, np.ndarray]]:
-    """A file's format and the elements its payload holds of each tensor it holds in part (the
-    rest decode as zero; from format 4 on, the elements a render may read). Without `version`,
-    the format a writer uses: the oldest of 2 and up that holds the network at its smallest
-    (as ZIP's "version needed to extract"), so older decoders read every file they could."""
-    read = (layout.elements_read(header.model, header.width, header.height)
-            if version is None or version >= CODED_IN_PART_SINCE else {})
-    if version is None:
-        needed = [FIELD_SINCE[name] for name in FIELD_SINCE
-                  if getattr(header.model, name) != CONFIG_REFERENCE[name]]
-        version = max([2] + needed + ([CODED_IN_PART_SINCE] if read else []))
-    return version, read if version >= CODED_IN_PART_SINCE else {}
+def coded_elements(header: Header, version: int) -> dict[str, np.ndarray]:
+    """The elements a payload of format `version` holds of each tensor it holds in part (the
+    rest decode as zero): from format 4 on, the grid entries that a render may read."""
+    if version < CODED_IN_PART_SINCE:
+        return {}
+    return layout.elements_read(header.model, header.width, header.height)
+
+
+def field_missing(model: ModelConfig, version: int) -> str | None:
+    """A config field of this network that format `version` cannot hold (None: it holds all)."""
+    return next((name for name in CONFIG_FIELDS if name not in config_fields(version)
+                 and getattr(model, name) != CONFIG_REFERENCE[name]), None)
+
+
+def versions_holding(model: ModelConfig) -> tuple[int, ...]:
+    """The written formats that hold this network."""
+    return tuple(version for version in WRITTEN_VERSIONS if not field_missing(model, version))
+
+
+def section_reference(name: str) -> tuple[int, int]:
+    """Format 5's reference (step index, scale index - 2 x step index) for a tensor: its
+    name's, with a leading "hidden<digits>" read as "hidden"."""
+    return SECTION_REFERENCE.get(re.sub(r"^hidden\d+", "hidden", name), (0, 0))
 
 
 def pack(container: Container) -> bytes:
-    """The file of `container`, in its format (payload_plan's, or 1 for decoders that predate
-    format 2 and to measure what a newer one saves)."""
+    """The file of `container`, in its format (format 1 for decoders that predate format 2,
+    or to measure what a newer one saves)."""
     header, version = container.header, container.version
     model = header.model
     if len(container.sections) != len(parameter_shapes(model)):
         raise ValueError("one section coding per tensor is required")
     if version not in READABLE_VERSIONS:
         raise ValueError(f"no .sas format version {version}")
-    fields = config_fields(version)
-    for name in CONFIG_FIELDS:
-        if name not in fields and getattr(model, name) != CONFIG_REFERENCE[name]:
-            raise ValueError(f"format {version} cannot hold {name}={getattr(model, name)} "
-                             f"(format {FIELD_SINCE[name]} can)")
+    missing = field_missing(model, version)
+    if missing:
+        raise ValueError(f"format {version} cannot hold {missing}={getattr(model, missing)} "
+                         f"(format {FIELD_SINCE[missing]} can)")
+    if not all(_in_tables(s.step_index, s.scale_index) for s in container.sections):
+        raise ValueError("a step or scale index outside its table")
+    if version >= TRIMMED_PAYLOAD_SINCE and container.payload.endswith(b"\0"):
+        raise ValueError(f"a format-{version} payload is trimmed of its trailing zero bytes")
     flags = (ARCHITECTURES.index(model.arch) << 3 | (header.bit_depth == 16) << 2
              | model.channels - 1)
     out = bytearray(MAGIC)
     out.append(version)
     out += _header_bits(version, header.width, header.height, flags,
                         {name: getattr(model, name) for name in CONFIG_FIELDS},
-                        [(s.step_index, s.scale_index) for s in container.sections],
+                        [(name, s.step_index, s.scale_index) for (name, _), s
+                         in zip(parameter_shapes(model), container.sections)],
                         len(container.payload))
     out += container.payload
     out += struct.pack("<I", zlib.crc32(out))
@@ -174,7 +214,7 @@ def pack(container: Container) -> bytes:
 
 
 def _header_bits(version: int, width: int, height: int, flags: int, fields: dict[str, int],
-                 sections: list[tuple[int, int]], payload_bytes: int) -> bytes:
+                 sections: list[tuple[str, int, int]], payload_bytes: int) -> bytes:
     """Everything between the version byte and the payload, from raw values (so that the tests
     can write headers no valid container has)."""
     bits = _BitWriter()
@@ -190,9 +230,14 @@ def _header_bits(version: int, width: int, height: int, flags: int, fields: dict
         bits.fixed(flags, 5)
         for name in config_fields(version):
             bits.signed(fields[name] - CONFIG_REFERENCE[name])
-    for step_index, scale_index in sections:
-        bits.fixed(step_index, 8)
-        bits.fixed(scale_index, 8)
+    for name, step_index, scale_index in sections:
+        if version >= REFERENCED_SECTIONS_SINCE:
+            step_reference, own_scale_reference = section_reference(name)
+            bits.signed(step_index - step_reference, SECTION_CODE_ORDER)
+            bits.signed(scale_index - 2 * step_index - own_scale_reference, SECTION_CODE_ORDER)
+        else:
+            bits.fixed(step_index, 8)
+            bits.fixed(scale_index, 8)
     if version == 1:
         bits.varint(payload_bytes)
     return bits.to_bytes()
@@ -213,16 +258,16 @@ class _BitReader:
         self.pos += width
         return value
 
-    def unsigned(self) -> int:
+    def unsigned(self, order: int = 0) -> int:
         zeros = 0
         while not self.fixed(1):
             zeros += 1
             if zeros > EXP_GOLOMB_MAX_ZEROS:
                 raise CodecError("corrupt .sas header: a field is out of range")
-        return (1 << zeros | self.fixed(zeros)) - 1
+        return ((1 << zeros | self.fixed(zeros)) - 1) << order | self.fixed(order)
 
-    def signed(self) -> int:
-        code = self.unsigned()
+    def signed(self, order: int = 0) -> int:
+        code = self.unsigned(order)
         return (code + 1) // 2 if code % 2 else -(code // 2)
 
     def varint(self, limit: int = 1 << 32) -> int:
@@ -300,8 +345,7 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
         raise CodecError("corrupt .sas header: a field is out of range")
     model = ModelConfig(arch=ARCHITECTURES[arch_index], channels=(flags & 0x3) + 1, **fields)
     check_limits(width, height, model, max_pixels, "the file declares")
-    sections = tuple(SectionCoding(reader.fixed(8), reader.fixed(8))
-                     for _ in parameter_shapes(model))
+    sections = tuple(_section_coding(reader, version, name) for name, _ in parameter_shapes(model))
     if version == 1:
         payload = reader.take_bytes(reader.varint(len(data)))
         if reader.pos != reader.end:
@@ -310,7 +354,25 @@ def unpack(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Container:
         if reader.fixed(-reader.pos % 8):
             raise CodecError("corrupt .sas header: nonzero padding bits")
         payload = reader.take_bytes((reader.end - reader.pos) // 8)
-    if len(payload) % 4:
+    if version >= TRIMMED_PAYLOAD_SINCE and payload.endswith(b"\0"):   # a writer trims them
+        raise CodecError(f"corrupt .sas file: a format-{version} payload ends in a zero byte")
+    if version < TRIMMED_PAYLOAD_SINCE and len(payload) % 4:
         raise CodecError("corrupt .sas file: the payload is not a whole number of 32-bit words")
     header = Header(width, height, 16 if flags & 0x4 else 8, model)
     return Container(header, sections, payload, version)
+
+
+def _section_coding(reader: _BitReader, version: int, name: str) -> SectionCoding:
+    """One tensor's step and scale indices, checked against their tables' range."""
+    if version < REFERENCED_SECTIONS_SINCE:
+        return SectionCoding(reader.fixed(8), reader.fixed(8))
+    step_reference, own_scale_reference = section_reference(name)
+    step_index = step_reference + reader.signed(SECTION_CODE_ORDER)
+    scale_index = own_scale_reference + 2 * step_index + reader.signed(SECTION_CODE_ORDER)
+    if not _in_tables(step_index, scale_index):
+        raise CodecError("corrupt .sas header: a section's step or scale is out of range")
+    return SectionCoding(step_index, scale_index)
+
+
+def _in_tables(step_index: int, scale_index: int) -> bool:
+    return 0 <= step_index < QUANT_STEP_COUNT and 0 <= scale_index < LAPLACE_SCALE_COUNT

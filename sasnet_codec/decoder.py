@@ -56,12 +56,13 @@ def decode_container(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     """The parsed container and every tensor's decoded symbols (zero where not coded)."""
     container = bitstream.unpack(data, max_pixels)
     shapes = parameter_shapes(container.header.model)
-    _, coded = bitstream.payload_plan(container.header, container.version)
+    coded = bitstream.coded_elements(container.header, container.version)
     layout = [(len(coded[name]) if name in coded else math.prod(shape), section.scale_index)
               for (name, shape), section in zip(shapes, container.sections)]
+    trimmed = container.version >= bitstream.TRIMMED_PAYLOAD_SINCE
+    decoded = decode_sections(container.payload, layout, big_endian_trimmed=trimmed)
     tensors = []
-    for (name, shape), section, values in zip(shapes, container.sections,
-                                              decode_sections(container.payload, layout)):
+    for (name, shape), section, values in zip(shapes, container.sections, decoded):
         if name in coded:
             values, held = np.zeros(math.prod(shape), np.int32), values
             values[coded[name]] = held

@@ -105,8 +105,9 @@ def _fit_and_search(image: ImageData, config: EncoderConfig, targets: Targets,
     elements the file will code."""
     result = fit(image, config.model, config.fit, progress, targets)
     header = Header(image.width, image.height, image.bit_depth, config.model)
+    # rates the newest format's coded elements (an older one is written only if no larger)
     search = StepSearch(result.model, targets.sample(config.quant.search_pixels, config.fit.seed),
-                        bitstream.payload_plan(header)[1])
+                        bitstream.coded_elements(header, bitstream.FORMAT_VERSION))
     return result.model, result.psnr, search
 
 
@@ -134,12 +135,17 @@ def pack_model(model: SASNet, step_indices: dict[str, int], image: ImageData) ->
 
 def pack_tensors(tensors: list[QuantizedTensor], header: Header, version: int | None = None
                  ) -> bytes:
-    """The file of these tensors in format `version` (by default bitstream.payload_plan's):
-    each section's symbols entropy-coded at their best Laplace scale."""
-    version, coded = bitstream.payload_plan(header, version)
+    """The file of these tensors in format `version`, by default in the format that holds them
+    in the fewest bytes (the oldest of equals, which older decoders read too): each section's
+    symbols entropy-coded at their best Laplace scale."""
+    if version is None:
+        return min((pack_tensors(tensors, header, held)
+                    for held in bitstream.versions_holding(header.model)), key=len)
+    coded = bitstream.coded_elements(header, version)
     symbols = [replace(t, coded=coded.get(t.name)).coded_symbols() for t in tensors]
-    scales = [best_scale_index(coded) for coded in symbols]
-    payload = encode_sections([Section(coded, scale) for coded, scale in zip(symbols, scales)])
+    scales = [best_scale_index(part) for part in symbols]
+    payload = encode_sections([Section(part, scale) for part, scale in zip(symbols, scales)],
+                              version >= bitstream.TRIMMED_PAYLOAD_SINCE)
     sections = tuple(SectionCoding(t.step_index, scale) for t, scale in zip(tensors, scales))
     return bitstream.pack(Container(header, sections, payload, version))
 

@@ -1,14 +1,19 @@
+import math
 from dataclasses import replace
+
+import numpy as np
 
 import pytest
 
-from sasnet_codec.bitstream import (CONFIG_REFERENCE, FORMAT_VERSION, Container, Header,
-                                    SectionCoding, _BitReader, _BitWriter, _header_bits, pack,
-                                    payload_plan, unpack, version_of)
+from sasnet_codec.bitstream import (CONFIG_REFERENCE, FORMAT_VERSION, WRITTEN_VERSIONS,
+                                    Container, Header, SectionCoding, _BitReader, _BitWriter,
+                                    _header_bits, coded_elements, pack, section_reference,
+                                    unpack, version_of)
 from sasnet_codec.config import ModelConfig
 from sasnet_codec.errors import CodecError
 from sasnet_codec.layout import parameter_shapes
-from sasnet_codec.encoder import HEADER_ALLOWANCE_BYTES
+from sasnet_codec.decoder import QuantizedTensor
+from sasnet_codec.encoder import HEADER_ALLOWANCE_BYTES, pack_tensors
 from sasnet_codec.presets import encoder_config
 
 from tests.helpers import reseal
@@ -16,47 +21,72 @@ from tests.helpers import reseal
 
 def container_for(model: ModelConfig, payload: bytes = b"\x01\x02\x03\x04" * 3,
                   width: int = 192, height: int = 128, bit_depth: int = 8,
-                  version: int | None = None) -> Container:
-    """A container of made-up codings, in the format a writer would use (or `version`)."""
+                  version: int = FORMAT_VERSION) -> Container:
+    """A container of made-up codings in format `version`."""
     sections = tuple(SectionCoding(40 + i, 60 + i) for i in range(len(parameter_shapes(model))))
-    header = Header(width, height, bit_depth, model)
-    return Container(header, sections, payload, version or payload_plan(header)[0])
+    return Container(Header(width, height, bit_depth, model), sections, payload, version)
 
 
 def test_round_trip():
     for arch in ("sasnet", "femb", "siren"):
         for channels, depth in ((1, 16), (3, 8), (4, 8)):
             model = ModelConfig(arch=arch, channels=channels, seed=2**31 + 5)
-            original = container_for(model, bit_depth=depth)
-            assert unpack(pack(original)) == original
+            for version in WRITTEN_VERSIONS:
+                original = container_for(model, bit_depth=depth, version=version)
+                assert unpack(pack(original)) == original
 
 
-def test_a_split_first_layer_needs_format_3_and_the_rest_stays_format_2():
-    """Format 3 adds split_first_hidden; a network without it is written in format 2 byte for
-    byte as before (older decoders read it), and one with it cannot be. (On a square image
-    whose grid levels are all read, format 4 would leave nothing out.)"""
-    whole = container_for(ModelConfig(), width=128, height=128)
-    split = container_for(ModelConfig(split_first_hidden=1), width=128, height=128)
-    assert len(split.sections) == len(whole.sections) + 1
-    assert version_of(pack(whole)) == 2 and version_of(pack(split)) == 3
-    assert unpack(pack(split)) == split
-    as_3 = replace(whole, version=3)
-    assert unpack(pack(as_3)) == as_3
-    assert len(pack(as_3)) in (len(pack(whole)), len(pack(whole)) + 1)   # one bit
+def tensors_for(model: ModelConfig, step_offset: int = 0) -> list[QuantizedTensor]:
+    """Laplace symbols for every tensor, at steps `step_offset` from format 5's references."""
+    rng = np.random.default_rng(0)
+    return [QuantizedTensor(name, shape, section_reference(name)[0] + step_offset,
+                            np.rint(rng.laplace(0, 4, math.prod(shape))).astype(np.int32))
+            for name, shape in parameter_shapes(model)]
+
+
+def test_a_writer_uses_the_format_that_holds_the_network_in_fewest_bytes():
+    """The oldest of equals: a network format 2 holds as well stays format 2 byte for byte
+    (older decoders read it) unless a newer format is smaller. Format 3 adds
+    split_first_hidden; format 4 leaves out the grid entries no render of a 3:2 image reads;
+    format 5 codes typical steps and scales in fewer bits."""
+    for arch, split, width, version in (("siren", 0, 128, 2), ("sasnet", 0, 128, 2),
+                                        ("sasnet", 1, 128, 3), ("sasnet", 0, 192, 4)):
+        model = ModelConfig(arch=arch, split_first_hidden=split)
+        header = Header(width, 128, 8, model)
+        far = pack_tensors(tensors_for(model, step_offset=90), header)   # format 5 pays more
+        assert version_of(far) == version
+        assert far == pack_tensors(tensors_for(model, step_offset=90), header, version)
+        typical = pack_tensors(tensors_for(model), header)
+        assert version_of(typical) == 5
+        assert all(len(typical) < len(pack_tensors(tensors_for(model), header, older))
+                   for older in range(version, 5))
+    split = container_for(ModelConfig(split_first_hidden=1))
     for version in (1, 2):
         with pytest.raises(ValueError, match="cannot hold split_first_hidden"):
             pack(replace(split, version=version))
 
 
-def test_unread_grid_entries_call_for_format_4_and_a_network_without_a_grid_does_not():
-    """Format 4 leaves the grid entries no render reads out of the payload: a writer uses it
-    exactly when there are such entries."""
-    assert FORMAT_VERSION == 4
-    for arch, width, height, version in (("sasnet", 192, 128, 4), ("sasnet", 128, 192, 4),
-                                         ("siren", 192, 128, 2), ("femb", 192, 128, 2)):
-        container = container_for(ModelConfig(arch=arch), width=width, height=height)
-        assert container.version == version
-        assert unpack(pack(container)) == container
+def test_formats_from_4_on_leave_unread_grid_entries_out_and_a_network_without_a_grid_not():
+    for arch, width, height, leaves_out in (("sasnet", 192, 128, True),
+                                            ("sasnet", 128, 192, True),
+                                            ("sasnet", 128, 128, False),
+                                            ("siren", 192, 128, False)):
+        header = Header(width, height, 8, ModelConfig(arch=arch))
+        assert not coded_elements(header, 3)
+        assert bool(coded_elements(header, 4)) == leaves_out
+        assert coded_elements(header, 5).keys() == coded_elements(header, 4).keys()
+
+
+def test_format_5_codes_section_codings_against_references():
+    """Indices at their references cost 4 bits each (Exp-Golomb of order 3) instead of 8."""
+    model = ModelConfig()
+    names = [name for name, _ in parameter_shapes(model)]
+    at_reference = tuple(SectionCoding(i, v + 2 * i) for i, v in map(section_reference, names))
+    base = container_for(model, version=5)
+    near, as_4 = replace(base, sections=at_reference), replace(base, sections=at_reference,
+                                                                version=4)
+    assert unpack(pack(near)) == near and unpack(pack(as_4)) == as_4
+    assert len(pack(as_4)) - len(pack(near)) == len(names)   # 16 bits against 8 per tensor
 
 
 def golden_container() -> Container:
@@ -67,7 +97,8 @@ def golden_container() -> Container:
 
 def test_bytes_are_stable():
     """Golden bytes: any change to the layout must bump FORMAT_VERSION and update this."""
-    assert pack(golden_container()).hex() == GOLDEN
+    assert pack(replace(golden_container(), version=2)).hex() == GOLDEN
+    assert pack(golden_container()).hex() == GOLDEN_V5
 
 
 def test_format_1_files_still_read():
@@ -84,16 +115,17 @@ def test_format_1_files_still_read():
 
 
 def test_exp_golomb_codes_round_trip_at_their_edges():
-    values = [0, 1, 2, 3, 254, 255, 256, 2**31, 2**32 - 2]
-    bits = _BitWriter()
-    for value in values:
-        bits.unsigned(value)
-        bits.signed(value)
-        bits.signed(-value)
-    data = bits.to_bytes()
-    reader = _BitReader(data, 0, len(data))
-    assert [(reader.unsigned(), reader.signed(), reader.signed()) for _ in values] == [
-        (v, v, -v) for v in values]
+    values = [0, 1, 2, 3, 7, 8, 9, 254, 255, 256, 2**31, 2**32 - 2]
+    for order in (0, 3):
+        bits = _BitWriter()
+        for value in values:
+            bits.unsigned(value, order)
+            bits.signed(value, order)
+            bits.signed(-value, order)
+        data = bits.to_bytes()
+        reader = _BitReader(data, 0, len(data))
+        assert [(reader.unsigned(order), reader.signed(order), reader.signed(order))
+                for _ in values] == [(v, v, -v) for v in values]
 
 
 def test_a_negative_field_and_an_endless_prefix_are_refused():
@@ -103,6 +135,20 @@ def test_a_negative_field_and_an_endless_prefix_are_refused():
         unpack(reseal(b"SAS\x02" + header + bytes(64)))
     with pytest.raises(CodecError, match="out of range"):   # 40 zero bits: no ue code ends
         unpack(reseal(b"SAS\x02" + bytes(5) + b"\xff" * 8))
+
+
+def test_a_format_5_step_or_scale_beyond_its_table_is_refused():
+    model = ModelConfig(arch="siren", hidden_layers=1)
+    for step, value in ((-1, 0), (256, 0), (10, 300), (10, -30)):
+        sections = [(name, step, value + 2 * step) for name, _ in parameter_shapes(model)]
+        header = _header_bits(5, 8, 8, 2 | 2 << 3, model.to_dict(), sections, 0)
+        with pytest.raises(CodecError, match="out of range"):
+            unpack(reseal(b"SAS\x05" + header + b"\x01"))
+        sections = tuple(SectionCoding(step, value + 2 * step) for _ in sections)
+        with pytest.raises(ValueError, match="outside its table"):   # nor is it written
+            pack(Container(Header(8, 8, 8, model), sections, b"\x01", 5))
+    with pytest.raises(ValueError, match="trimmed"):
+        pack(container_for(model, payload=b"\x01\x00", version=5))
 
 
 def test_header_overhead_of_default_configs_fits_the_rate_targets_allowance():
@@ -145,13 +191,15 @@ def test_absurd_network_is_refused():
 
 
 def test_trailing_bytes_are_refused():
-    data = pack(container_for(ModelConfig()))
-    with pytest.raises(CodecError, match="whole number"):   # the payload runs to the CRC
-        unpack(reseal(data[:-4] + b"\x00"))
+    for version, error in ((2, "whole number"), (5, "ends in a zero byte")):
+        data = pack(container_for(ModelConfig(), version=version))
+        with pytest.raises(CodecError, match=error):   # the payload runs to the CRC
+            unpack(reseal(data[:-4] + b"\x00"))
     with pytest.raises(CodecError, match="after the payload"):
         unpack(reseal(pack(container_for(ModelConfig(), version=1))[:-4] + b"\x00"))
 
 
 GOLDEN = "5341530200962901c40a2fffe8a0f0a4f4a8f8acfcb100b504aabbccdd706c5ced"
+GOLDEN_V5 = "5341530500962901c40a2fffea320a43a16894238ac5a222224780aabbccdd1f128249"
 GOLDEN_V1 = ("53415301ac0202120808011e2006320408fa0106020804601001283c293d2a3e2b3f2c402d4104aabbcc"
              "dd07d8cb4f")

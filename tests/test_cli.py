@@ -44,7 +44,7 @@ def test_decode_default_output_and_sizes(files):
 def test_info_text_and_json(files, capsys):
     assert main(["info", str(files / "out.sas")]) == 0
     text = capsys.readouterr().out
-    assert "version 4" in text   # a 3:2 image: its grid's unread entries are left out
+    assert "version 5" in text
     assert "grid.table" in text and " coded)" in text.split("grid.table")[1].splitlines()[0]
     assert main(["info", str(files / "out.sas"), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

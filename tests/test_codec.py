@@ -94,9 +94,9 @@ def test_pillow_plugin_opens_sas_files(tmp_path, encoded):
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", ["reference.sas", "reference-v1.sas"])
+@pytest.mark.parametrize("name", ["reference.sas", "reference-v1.sas", "reference-v5.sas"])
 def test_a_committed_file_still_decodes_to_its_committed_pixels(device, name):
-    """Pins the decoder: a file written by an earlier build, in this format or the first, must
+    """Pins the decoder: a file written by an earlier build, in format 2, 1 or 5, must
     decode to the same image (within one level, for float differences between math libraries
     and devices)."""
     from pathlib import Path
@@ -114,8 +114,7 @@ def test_a_committed_file_still_decodes_to_its_committed_pixels(device, name):
 def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(small_image):
     """The split changes nothing before the step search (the same float fit, rate term
     included), then each part of the first hidden layer gets a step and scale of its own in a
-    file that decodes to the reported numbers (format 4: the 3:2 image leaves grid entries
-    unread)."""
+    file that decodes to the reported numbers."""
     base = tiny_config(steps=200, finetune=5)
     base = base.replace(fit=base.fit.replace(rate_weight=0.1),
                         quant=base.quant.replace(stage_steps=5, stage_splits=2))
@@ -123,8 +122,6 @@ def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(sm
     whole_result, split_result = (sc.encode(small_image, config, progress=False)
                                   for config in (base, split))
     assert split_result.fit_psnr == whole_result.fit_psnr
-    assert sc.bitstream.version_of(whole_result.data) == 4
-    assert sc.bitstream.version_of(split_result.data) == 4
     container = sc.bitstream.unpack(split_result.data)
     names = [name for name, _ in sc.layout.parameter_shapes(container.header.model)]
     assert names[1:4] == ["hidden0.weight_low", "hidden0.weight_high", "hidden0.bias"]
@@ -134,19 +131,22 @@ def test_a_split_first_layer_fits_alike_and_codes_each_part_with_its_own_step(sm
 
 
 def test_a_file_leaves_out_the_grid_entries_no_render_reads(encoded, small_image):
-    """Format 4 codes only the grid entries a render of the 3:2 image can read; written in
-    format 3 instead (every entry coded), the same network decodes to the same pixels at any
-    size, in more bytes."""
+    """The file (format 5) codes only the grid entries a render of the 3:2 image can read;
+    written in format 3 instead (every entry coded) or 4 (the longer header and payload end),
+    the same network decodes to the same pixels at any size, in more bytes."""
     from sasnet_codec.decoder import decode_container
     from sasnet_codec.encoder import repack
 
     container, tensors = decode_container(encoded.data)
-    assert container.version == 4
-    coded = sc.bitstream.payload_plan(container.header, 4)[1]["grid.table"]
+    assert container.version == 5
+    coded = sc.bitstream.coded_elements(container.header, 5)["grid.table"]
     table = next(tensor for tensor in tensors if tensor.name == "grid.table")
     assert len(coded) < table.symbols.size
     assert not np.delete(table.symbols, coded).any()   # the rest decode as zero
-    in_format_3 = repack(encoded.data, version=3)
-    assert sc.bitstream.version_of(in_format_3) == 3 and len(in_format_3) > len(encoded.data)
+    in_format_3, in_format_4 = (repack(encoded.data, version=v) for v in (3, 4))
+    assert sc.bitstream.version_of(in_format_3) == 3
+    assert len(in_format_3) > len(in_format_4) > len(encoded.data)
     for size in ({}, {"scale": 2.5}, {"width": 7, "height": 30}):
-        assert np.array_equal(sc.decode(in_format_3, **size), sc.decode(encoded.data, **size))
+        expected = sc.decode(encoded.data, **size)
+        assert all(np.array_equal(sc.decode(older, **size), expected)
+                   for older in (in_format_3, in_format_4))

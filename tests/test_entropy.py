@@ -31,6 +31,25 @@ def test_round_trip_is_exact():
         assert np.array_equal(section.symbols, values)
 
 
+def test_a_trimmed_payload_decodes_the_same_in_fewer_bytes():
+    """Format 5's payload: big-endian words, the stream's end rounded to as many zero bytes as
+    decoding allows and those left out; a decoder reads zeros past the end."""
+    rng = np.random.default_rng(2)
+    saved = []
+    for trial in range(60):
+        sections = [Section(np.rint(rng.laplace(0, scale, count)).astype(np.int32), 0)
+                    for scale, count in ((2, int(rng.integers(1, 300))), (9, 40))]
+        sections = [Section(s.symbols, best_scale_index(s.symbols)) for s in sections]
+        layout = [(len(s.symbols), s.scale_index) for s in sections]
+        whole, trimmed = (encode_sections(sections, big) for big in (False, True))
+        assert not trimmed.endswith(b"\0")
+        for payload in (trimmed, trimmed + bytes(9)):
+            decoded = decode_sections(payload, layout, big_endian_trimmed=True)
+            assert all(np.array_equal(s.symbols, d) for s, d in zip(sections, decoded))
+        saved.append(len(whole) - len(trimmed))
+    assert min(saved) >= 0 and np.mean(saved) > 1
+
+
 def test_code_length_estimate_matches_the_coder():
     symbols = np.rint(np.random.default_rng(1).laplace(0, 6, 20000)).astype(np.int32)
     scale = best_scale_index(symbols)
@@ -65,8 +84,10 @@ def test_payload_bytes_are_pinned():
     """Golden bytes: a constriction release that changes its Laplace tables, or a change to
     the scale table, would make old files undecodable; this catches both."""
     symbols = np.array([0, 1, -1, 2, -3, 0, 0, 5, -8, 13, 0, 1], dtype=np.int32)
-    payload = encode_sections([Section(symbols, 50), Section(symbols[::-1].copy(), 70)])
-    assert payload.hex() == PAYLOAD_GOLDEN
+    sections = [Section(symbols, 50), Section(symbols[::-1].copy(), 70)]
+    assert encode_sections(sections).hex() == PAYLOAD_GOLDEN
+    assert encode_sections(sections, big_endian_trimmed=True).hex() == TRIMMED_GOLDEN
 
 
 PAYLOAD_GOLDEN = "1918609684352f0fe09b5f8ceda90c75"
+TRIMMED_GOLDEN = "966018190f2f35848c5f9be0750d"

@@ -71,9 +71,10 @@ def test_truncations_at_every_length(encoded):
 
 
 def header_bytes(fields: dict, width: int = 24, height: int = 16, flags: int = 2,
-                 sections: int = 12, payload: bytes = b"\x00" * 8, version: int = 2) -> bytes:
+                 sections: int = 12, payload: bytes = b"\x00" * 7 + b"\x01", version: int = 2
+                 ) -> bytes:
     """A hand-built .sas file with a valid CRC: the parser, not the checksum, must judge it."""
-    header = _header_bits(version, width, height, flags, fields, [(0, 0)] * sections,
+    header = _header_bits(version, width, height, flags, fields, [("", 0, 0)] * sections,
                           len(payload))
     return reseal(bytes(MAGIC) + bytes([version]) + header + payload)
 
@@ -84,7 +85,7 @@ def field_values(name: str) -> list[int]:
     return sorted({0, 1, max(0, low - 1), low, high, high + 1, 2**31, rng.randint(low, high)})
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 5])
 def test_every_config_field_at_its_edges_decodes_or_is_refused(encoded, version):
     base = sc.bitstream.unpack(encoded.data).header.model.to_dict()
     slowest = 0.0

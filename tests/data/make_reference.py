@@ -1,5 +1,6 @@
 """Regenerate reference.sas and reference_decoded.png (only when the format version changes;
-reference-v1.sas stays, the same network as format 1 wrote it: the decoder still reads it):
+reference-v1.sas and reference-v5.sas stay, the same network as formats 1 and 5 write it,
+`encoder.repack(data, version)`: the decoder still reads them):
 
     python -m tests.data.make_reference
 """
